@@ -1,0 +1,175 @@
+"""Per-speaker faces for the synthetic corpus: identity warps of the canonical mesh and a procedural ARKit basis.
+
+Scalar weight fields (which vertices a shape moves) are computed once on the canonical mesh, with geodesic
+distances where lips or lids must not drag each other; each speaker's displacement directions and magnitudes are
+then built on that speaker's own template (units scale with its face width), so the same weights give
+anatomically scaled motion. This basis is ours; it is not Apple's or any FLAME-derived set.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from dt_jax.face import arkit
+from dt_jax.face import mesh as mesh_lib
+
+_CANON_WIDTH = 0.153          # metres between the ears of the canonical mesh
+_JAW_DEGREES = 22.0
+
+
+def _smoothstep(x):
+  x = np.clip(x, 0.0, 1.0)
+  return x * x * (3 - 2 * x)
+
+
+def _gauss(points, centre, radius):
+  return np.exp(-np.sum((points - centre) ** 2, axis=-1) / (2 * radius ** 2))
+
+
+@functools.lru_cache(maxsize=None)
+def _fields() -> dict[str, np.ndarray]:
+  """Scalar [V] weight fields on the canonical mesh (units: canonical metres)."""
+  m = mesh_lib.canonical()
+  v, g = m.vertices.astype(np.float64), mesh_lib.edge_graph(m.vertices.astype(np.float64), m.faces)
+  u = 0.01
+  up_in, lo_in = mesh_lib.LIPS_INNER_UPPER, mesh_lib.LIPS_INNER_LOWER
+  d_up, d_lo = mesh_lib.geodesic(g, up_in[1:-1]), mesh_lib.geodesic(g, lo_in[1:-1])
+  lower_side = d_lo < d_up
+  corner_y = v[[61, 291], 1].mean()
+  # Jaw: everything below the mouth line on the lower-lip side, smoothly, fading towards the ears.
+  y_based = _smoothstep((corner_y + 0.3 * u - v[:, 1]) / (2.0 * u))
+  near = np.clip(np.minimum(d_up, d_lo) / (1.2 * u), 0, 1)
+  lip_based = lower_side.astype(np.float64)
+  jaw = (1 - near) * lip_based + near * y_based
+  jaw *= _smoothstep((np.abs(v[mesh_lib.EAR_LEFT, 0]) - np.abs(v[:, 0])) / (2.5 * u))
+  # Lips: 1 over each lip (inside the outer contour), geodesic falloff beyond it.
+  d_out_up = mesh_lib.geodesic(g, mesh_lib.LIPS_OUTER_UPPER)
+  d_out_lo = mesh_lib.geodesic(g, mesh_lib.LIPS_OUTER_LOWER)
+  in_lips = np.isin(np.arange(len(v)), m.regions["lips"])
+  upper_lip = np.where(in_lips & ~lower_side, 1.0, _smoothstep(1 - d_out_up / (0.8 * u)) * ~lower_side)
+  lower_lip = np.where(in_lips & lower_side, 1.0, _smoothstep(1 - d_out_lo / (0.8 * u)) * lower_side)
+  f = dict(jaw=jaw, upper_lip=upper_lip, lower_lip=lower_lip, mouth=np.maximum(upper_lip, lower_lip))
+  f["corner_right"] = np.exp(-(mesh_lib.geodesic(g, [61]) / (1.4 * u)) ** 2)
+  f["corner_left"] = np.exp(-(mesh_lib.geodesic(g, [291]) / (1.4 * u)) ** 2)
+  f["left"] = 1 / (1 + np.exp(-v[:, 0] / (0.4 * u)))
+  f["chin"] = _gauss(v, v[mesh_lib.CHIN], 1.5 * u)
+  # Eyelids: upper lid side of each eye, geodesic falloff up towards the brow.
+  for side, upper, lower in (("right", mesh_lib.EYE_RIGHT_UPPER, mesh_lib.EYE_RIGHT_LOWER),
+                             ("left", mesh_lib.EYE_LEFT_UPPER, mesh_lib.EYE_LEFT_LOWER)):
+    du, dl = mesh_lib.geodesic(g, upper[1:-1]), mesh_lib.geodesic(g, lower[1:-1])
+    f[f"upper_lid_{side}"] = _smoothstep(1 - du / (0.9 * u)) * (du < dl)
+    f[f"lower_lid_{side}"] = _smoothstep(1 - dl / (0.7 * u)) * (dl < du)
+    f[f"lid_d_{side}"] = np.stack([mesh_lib.geodesic(g, [c]) for c in upper[1:-1]])   # [7, V]
+  brow_r, brow_l = v[list(mesh_lib.BROW_RIGHT)], v[list(mesh_lib.BROW_LEFT)]
+  f["brow_inner"] = np.maximum(_gauss(v, v[107], 1.3 * u), _gauss(v, v[336], 1.3 * u))
+  f["brow_outer_right"] = _gauss(v, brow_r[[0, 1, 5]].mean(0), 1.4 * u)
+  f["brow_outer_left"] = _gauss(v, brow_l[[0, 1, 5]].mean(0), 1.4 * u)
+  f["brow_right"] = _gauss(v, brow_r.mean(0), 1.8 * u)
+  f["brow_left"] = _gauss(v, brow_l.mean(0), 1.8 * u)
+  cheek = np.array([3.6 * u, -2.0 * u, 0.0])
+  for side, sx in (("right", -1), ("left", 1)):
+    c = cheek * [sx, 1, 1]
+    c[2] = v[np.argmin(np.sum((v[:, :2] - c[:2]) ** 2, axis=1)), 2]
+    f[f"cheek_{side}"] = _gauss(v, c, 1.6 * u)
+    f[f"cheek_upper_{side}"] = _gauss(v, c + [0, 1.5 * u, 0], 1.2 * u)
+    nose_wing = v[mesh_lib.NOSE_TIP] + [sx * 1.1 * u, 0.2 * u, -1.0 * u]
+    f[f"nose_{side}"] = _gauss(v, nose_wing, 0.8 * u)
+  return f
+
+
+def identity_template(params: dict[str, float]) -> np.ndarray:
+  """[V, 3] a speaker's neutral face: region-weighted warps of the canonical closed-mouth mesh.
+
+  params: scale, width, height, depth, mouth_width, lip_thickness, nose_length, jaw_width, chin_length,
+  brow_height, eye_spacing (relative amounts around 0, scale around 1).
+  """
+  m = mesh_lib.canonical()
+  v = m.vertices.astype(np.float64)
+  u = 0.01
+  centre = v.mean(0)
+  f = _fields()
+  mouth_c = v[[13, 14]].mean(0)
+  out = v.copy()
+  out[:, 0] += params["mouth_width"] * (v[:, 0] - mouth_c[0]) * _gauss(v, mouth_c, 2.0 * u)
+  out[:, 1] += params["lip_thickness"] * (v[:, 1] - mouth_c[1]) * f["mouth"]
+  out[:, 2] += params["nose_length"] * u * _gauss(v, v[mesh_lib.NOSE_TIP], 1.5 * u)
+  out[:, 0] += params["jaw_width"] * v[:, 0] * f["jaw"]
+  out[:, 1] -= params["chin_length"] * u * _smoothstep((mouth_c[1] - v[:, 1]) / (4 * u))
+  out[:, 1] += params["brow_height"] * u * np.maximum(f["brow_left"], f["brow_right"])
+  eyes = np.maximum(_gauss(v, v[[33, 133]].mean(0), 1.5 * u), _gauss(v, v[[263, 362]].mean(0), 1.5 * u))
+  out[:, 0] += params["eye_spacing"] * u * np.sign(v[:, 0]) * eyes
+  axes = params["scale"] * np.array([1 + params["width"], 1 + params["height"], 1 + params["depth"]])
+  out = centre + (out - centre) * axes
+  return out.astype(np.float32)
+
+
+def blendshape_basis(template: np.ndarray) -> np.ndarray:
+  """[52, V, 3] displacement fields in ARKit (EmoTalk) order, built on `template` [V, 3]."""
+  v = template.astype(np.float64)
+  f = _fields()
+  u = 0.01 * (v[mesh_lib.EAR_LEFT, 0] - v[mesh_lib.EAR_RIGHT, 0]) / _CANON_WIDTH
+  B = np.zeros((arkit.NUM, len(v), 3))
+
+  def put(name, field, vec):
+    B[arkit.INDEX[name]] += field[:, None] * np.asarray(vec, np.float64)
+
+  # Jaw: a rotation about a hinge behind the chin at ear height.
+  pivot = np.array([0.0, v[[mesh_lib.EAR_LEFT, mesh_lib.EAR_RIGHT], 1].mean(), v[mesh_lib.CHIN, 2] - 3 * u])
+  th = np.deg2rad(_JAW_DEGREES)
+  r = v - pivot
+  rot = np.stack([r[:, 0], r[:, 1] * np.cos(th) - r[:, 2] * np.sin(th), r[:, 1] * np.sin(th) + r[:, 2] * np.cos(th)], -1)
+  jaw_open = (rot - r) * f["jaw"][:, None]
+  B[arkit.INDEX["jawOpen"]] = jaw_open
+  # mouthClose: the lower lip returns to the upper lip's position while the jaw stays open.
+  B[arkit.INDEX["mouthClose"]] = -jaw_open * np.where(f["jaw"] > 0, f["lower_lip"], 0.0)[:, None]
+  put("jawForward", f["jaw"], [0, 0, 0.8 * u])
+  put("jawLeft", f["jaw"], [0.7 * u, 0, 0])
+  put("jawRight", f["jaw"], [-0.7 * u, 0, 0])
+  mc = v[[13, 14]].mean(0)
+  toward = np.zeros_like(v)
+  toward[:, 0] = -(v[:, 0] - mc[0])
+  B[arkit.INDEX["mouthPucker"]] = f["mouth"][:, None] * (0.45 * toward + [0, 0, 0.9 * u])
+  B[arkit.INDEX["mouthFunnel"]] = f["mouth"][:, None] * (0.3 * toward + [0, 0, 0.6 * u])
+  put("mouthFunnel", f["upper_lip"], [0, 0.25 * u, 0])
+  put("mouthFunnel", f["lower_lip"], [0, -0.25 * u, 0])
+  left, right = f["left"], 1 - f["left"]
+  for side, sx, corner, lr in (("Left", 1, f["corner_left"], left), ("Right", -1, f["corner_right"], right)):
+    put(f"mouthSmile{side}", corner, [sx * 0.35 * u, 0.45 * u, -0.15 * u])
+    put(f"mouthFrown{side}", corner, [sx * 0.1 * u, -0.4 * u, 0])
+    put(f"mouthStretch{side}", corner, [sx * 0.5 * u, -0.1 * u, -0.1 * u])
+    put(f"mouthDimple{side}", corner, [sx * 0.25 * u, 0, -0.25 * u])
+    put(f"mouthPress{side}", lr * f["upper_lip"], [0, -0.1 * u, -0.05 * u])
+    put(f"mouthPress{side}", lr * f["lower_lip"], [0, 0.1 * u, -0.05 * u])
+    put(f"mouthUpperUp{side}", lr * f["upper_lip"], [0, 0.35 * u, 0.05 * u])
+    put(f"mouthLowerDown{side}", lr * f["lower_lip"], [0, -0.35 * u, 0.05 * u])
+    put(f"mouth{side}", f["mouth"], [sx * 0.5 * u, 0, 0])
+  put("mouthRollUpper", f["upper_lip"], [0, -0.15 * u, -0.2 * u])
+  put("mouthRollLower", f["lower_lip"], [0, 0.15 * u, -0.2 * u])
+  put("mouthShrugUpper", f["upper_lip"], [0, 0.15 * u, 0.1 * u])
+  put("mouthShrugLower", np.maximum(f["lower_lip"], f["chin"]), [0, 0.2 * u, 0.1 * u])
+  B[arkit.INDEX["tongueOut"]] = 0.15 * jaw_open
+  put("tongueOut", f["lower_lip"], [0, -0.1 * u, 0.15 * u])
+  # Eyes: each upper-lid contour vertex moves to its lower-lid partner; the field interpolates in between.
+  for side, sx, upper, lower in (("Right", -1, mesh_lib.EYE_RIGHT_UPPER, mesh_lib.EYE_RIGHT_LOWER),
+                                 ("Left", 1, mesh_lib.EYE_LEFT_UPPER, mesh_lib.EYE_LEFT_LOWER)):
+    s = side.lower()
+    delta = 0.95 * (v[list(lower[1:-1])] - v[list(upper[1:-1])])          # [7, 3]
+    w = 1.0 / (f[f"lid_d_{s}"] + 1e-4) ** 2                                # [7, V]
+    blink = f[f"upper_lid_{s}"][:, None] * (w.T @ delta) / w.sum(0)[:, None]
+    B[arkit.INDEX[f"eyeBlink{side}"]] = blink
+    B[arkit.INDEX[f"eyeWide{side}"]] = -0.35 * blink
+    B[arkit.INDEX[f"eyeSquint{side}"]] = 0.2 * blink
+    put(f"eyeSquint{side}", f[f"lower_lid_{s}"], [0, 0.12 * u, 0])
+    put(f"eyeLookUp{side}", f[f"upper_lid_{s}"], [0, 0.08 * u, 0])
+    put(f"eyeLookDown{side}", f[f"upper_lid_{s}"], [0, -0.1 * u, 0])
+    put(f"eyeLookIn{side}", f[f"upper_lid_{s}"], [-sx * 0.05 * u, 0, 0])
+    put(f"eyeLookOut{side}", f[f"upper_lid_{s}"], [sx * 0.05 * u, 0, 0])
+    put(f"browOuterUp{side}", f[f"brow_outer_{s}"], [0, 0.5 * u, 0])
+    put(f"browDown{side}", f[f"brow_{s}"], [-sx * 0.15 * u, -0.4 * u, 0])
+    put(f"cheekSquint{side}", f[f"cheek_upper_{s}"], [0, 0.3 * u, 0])
+    put(f"noseSneer{side}", f[f"nose_{s}"], [0, 0.3 * u, 0.05 * u])
+  put("browInnerUp", f["brow_inner"], [0, 0.55 * u, 0])
+  put("cheekPuff", f["cheek_left"], [0.4 * u, 0, 0.15 * u])
+  put("cheekPuff", f["cheek_right"], [-0.4 * u, 0, 0.15 * u])
+  return B.astype(np.float32)

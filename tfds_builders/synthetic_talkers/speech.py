@@ -1,0 +1,188 @@
+"""Text-to-speech with exact phoneme timings: libespeak-ng through ctypes.
+
+The library and its data come from the pip wheel `espeakng-loader` (no system package). espeak-ng is GPL-3.0: it
+is loaded dynamically as a build-time tool and never copied into this project. Each `Synthesizer` works on a
+private data folder (symlinks into the wheel's data plus our own voice variant files), so speakers are voices
+with their own formants, pitch range, breath and roughness.
+
+The library is a process-global singleton: use one `Synthesizer` per process (parallelise with processes).
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import re
+import tempfile
+
+import numpy as np
+import scipy.signal
+
+# espeak_AUDIO_OUTPUT / options / event ids, from speak_lib.h.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_DONT_EXIT = 0x8000
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+# espeak_PARAMETER ids.
+_RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
+
+OUTPUT_RATE = 16000
+
+
+class _EventID(ctypes.Union):
+  _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+  _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+              ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+              ("user_data", ctypes.c_void_p), ("id", _EventID)]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclasses.dataclass(frozen=True)
+class Voice:
+  """A speaker's voice: an espeak variant file plus base prosody."""
+  name: str                 # variant file name, letters and digits only
+  accent: str               # espeak language, e.g. "en-us", "en"
+  gender: str               # "male" | "female"
+  pitch_lo: int             # Hz, the variant's pitch range
+  pitch_hi: int
+  formant_scale: float      # vocal-tract-length proxy: 1.0 = default, >1 = shorter tract (higher formants)
+  breath: int               # 0..10, aspiration noise
+  roughness: int            # 0..7
+  klatt: int = 0            # 0 = default synthesizer, else a Klatt variant (1..6)
+
+  def variant_file(self) -> str:
+    f = self.formant_scale
+    lines = ["language variant", f"name {self.name}", f"gender {self.gender}", "",
+             f"pitch {self.pitch_lo} {self.pitch_hi}"]
+    for k in range(9):
+      scale = f if k < 6 else 1.0
+      lines.append(f"formant {k} {round(100 * scale)} 100 100")
+    if self.breath:
+      lines.append("breath " + " ".join([str(self.breath)] * 8))
+    if self.roughness:
+      lines.append(f"roughness {self.roughness}")
+    if self.klatt:
+      lines.append(f"klatt {self.klatt}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Prosody:
+  """Per-utterance prosody knobs (espeak parameters plus a spectral tilt we apply)."""
+  rate: int = 165           # words per minute
+  pitch: int = 50           # 0..99 within the voice's range
+  pitch_range: int = 50     # 0..99
+  volume: int = 100         # 0..200
+  word_gap: int = 0         # x10 ms
+  tilt: float = 0.0         # >0 brighter (more vocal effort), <0 darker
+
+
+@dataclasses.dataclass
+class Utterance:
+  audio: np.ndarray               # float32 [S] at 16 kHz in [-1, 1]
+  phones: list[tuple[float, float, str]]   # (start_s, end_s, phoneme), espeak names, stress marks stripped
+
+
+def _strip_stress(name: str) -> str:
+  return re.sub(r"[',%=]", "", name)
+
+
+def _tilt(audio: np.ndarray, tilt: float) -> np.ndarray:
+  """Crude vocal-effort filter: blend in a first difference (brighter) or a one-pole low-pass (darker); keep RMS."""
+  if tilt == 0.0:
+    return audio
+  if tilt > 0:
+    diff = np.diff(audio, prepend=audio[:1])
+    out = audio + 2.0 * tilt * diff
+  else:
+    a = min(0.95, -tilt)
+    out = scipy.signal.lfilter([1 - a], [1, -a], audio)
+  rms_in = np.sqrt(np.mean(audio ** 2)) + 1e-9
+  rms_out = np.sqrt(np.mean(out ** 2)) + 1e-9
+  return out * (rms_in / rms_out)
+
+
+class Synthesizer:
+  """One espeak-ng instance with a private data folder holding our voices."""
+
+  def __init__(self, voices: list[Voice] | tuple[Voice, ...] = ()):
+    import espeakng_loader  # pylint: disable=g-import-not-at-top
+
+    self._tmp = tempfile.TemporaryDirectory(prefix="dt_jax_espeak_")
+    parent = self._tmp.name
+    data = os.path.join(parent, "espeak-ng-data")
+    os.makedirs(os.path.join(data, "voices", "!v"))
+    src = espeakng_loader.get_data_path()
+    for entry in os.listdir(src):
+      if entry != "voices":
+        os.symlink(os.path.join(src, entry), os.path.join(data, entry))
+    for entry in os.listdir(os.path.join(src, "voices")):
+      if entry != "!v":
+        os.symlink(os.path.join(src, "voices", entry), os.path.join(data, "voices", entry))
+    for entry in os.listdir(os.path.join(src, "voices", "!v")):
+      os.symlink(os.path.join(src, "voices", "!v", entry), os.path.join(data, "voices", "!v", entry))
+    for voice in voices:
+      with open(os.path.join(data, "voices", "!v", voice.name), "w") as f:
+        f.write(voice.variant_file())
+
+    self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    self._lib.espeak_Initialize.restype = ctypes.c_int
+    self._lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                       ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    self._rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, parent.encode(),
+                                             _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+    if self._rate <= 0:
+      raise RuntimeError(f"espeak_Initialize failed ({self._rate}) with data folder {data}")
+    self._chunks: list[np.ndarray] = []
+    self._events: list[tuple[int, str]] = []
+    self._callback = _CALLBACK(self._on_audio)   # keep a reference for the library's lifetime
+    self._lib.espeak_SetSynthCallback(self._callback)
+
+  def _on_audio(self, wav, n, events) -> int:
+    i = 0
+    while events[i].type != _EVENT_LIST_TERMINATED:
+      if events[i].type == _EVENT_PHONEME:
+        self._events.append((events[i].sample, events[i].id.string.decode("utf-8", "replace")))
+      i += 1
+    if n > 0:
+      self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+    return 0
+
+  def synthesize(self, text: str, voice: Voice, prosody: Prosody = Prosody()) -> Utterance:
+    """Speaks `text`; returns 16 kHz audio and phone segments in seconds (exact: from the synthesizer)."""
+    self._chunks.clear()
+    self._events.clear()
+    name = f"{voice.accent}+{voice.name}".encode()
+    rc = self._lib.espeak_SetVoiceByName(name)
+    if rc != 0:   # espeak silently keeps the previous voice on failure: never let that pass
+      raise ValueError(f"espeak-ng rejected voice {name.decode()!r} (rc={rc})")
+    for param, value in ((_RATE, prosody.rate), (_PITCH, prosody.pitch), (_RANGE, prosody.pitch_range),
+                         (_WORDGAP, prosody.word_gap), (_VOLUME, prosody.volume)):
+      self._lib.espeak_SetParameter(param, int(value), 0)
+    buf = text.encode("utf-8") + b"\0"
+    rc = self._lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+    if rc != 0:
+      raise RuntimeError(f"espeak_Synth failed (rc={rc}) on {text!r}")
+    self._lib.espeak_Synchronize()
+    raw = np.concatenate(self._chunks).astype(np.float32) / 32768.0   # [S22] at the library's rate
+    events = sorted(self._events)
+    phones = []
+    for k, (sample, ph) in enumerate(events):
+      end = events[k + 1][0] if k + 1 < len(events) else len(raw)
+      ph = _strip_stress(ph)
+      if ph and ph != ";" and end > sample:
+        phones.append((sample / self._rate, end / self._rate, ph))
+    audio = scipy.signal.resample_poly(raw, OUTPUT_RATE, self._rate).astype(np.float64)
+    audio = _tilt(audio, prosody.tilt)
+    peak = np.max(np.abs(audio)) if audio.size else 0.0
+    if peak > 0.99:
+      audio *= 0.99 / peak
+    return Utterance(audio=audio.astype(np.float32), phones=phones)
