@@ -1,0 +1,1 @@
+"""Evaluation: metrics on vertices and their aggregation over a split."""

@@ -1,0 +1,1 @@
+"""Rendering: shaded face images, side-by-side comparisons, contact sheets and videos with audio."""
