@@ -16,8 +16,8 @@ STAMP=".venv/.dt_jax_installed"
 WANT="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1) ${EXTRAS}"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "[setup] installing dt_jax${EXTRAS:+[$EXTRAS]} into .venv"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e "$SPEC"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$SPEC" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -c "import dt_jax, tfds_builders" || { echo "[setup] install failed" >&2; exit 1; }
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

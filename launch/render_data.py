@@ -1,0 +1,26 @@
+"""Renders ground-truth clips of a built dataset: a PNG contact sheet and one MP4 (with audio) or GIF per clip.
+
+  python launch/render_data.py --dataset=synthetic_talkers --data_dir=data --split=test --out=runs/demo
+"""
+from absl import app
+from absl import flags
+
+from dt_jax.data import source
+from dt_jax.render import clips
+
+_DATASET = flags.DEFINE_string("dataset", "synthetic_talkers", "TFDS name[/config].")
+_DATA_DIR = flags.DEFINE_string("data_dir", "data", "Where the dataset was built.")
+_SPLIT = flags.DEFINE_string("split", "test", "Split to draw clips from.")
+_NUM = flags.DEFINE_integer("num_clips", 4, "How many clips (one per emotion of a sentence, then more).")
+_OUT = flags.DEFINE_string("out", "runs/demo", "Output folder.")
+
+
+def main(argv):
+  del argv
+  ds = source.open_dataset(_DATASET.value, data_dir=_DATA_DIR.value)
+  for path in clips.render_ground_truth(ds, split=_SPLIT.value, num_clips=_NUM.value, out_dir=_OUT.value):
+    print(path)
+
+
+if __name__ == "__main__":
+  app.run(main)
