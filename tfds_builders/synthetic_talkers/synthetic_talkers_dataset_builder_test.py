@@ -10,7 +10,6 @@ class SyntheticTalkersTest(tfds.testing.DatasetBuilderTestCase):
   SPLITS = {"train": 80, "validation": 20, "test": 40, "test_unseen": 20}
   MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False     # the builder writes rig.npz with numpy
   SKIP_CHECKSUMS = True                       # nothing is downloaded
-  test_session = None                         # tf.test.TestCase's deprecated helper, not a test
 
 
 if __name__ == "__main__":
