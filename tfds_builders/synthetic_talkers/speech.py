@@ -5,13 +5,15 @@ is loaded dynamically as a build-time tool and never copied into this project. E
 private data folder (symlinks into the wheel's data plus our own voice variant files), so speakers are voices
 with their own formants, pitch range, breath and roughness.
 
-The library is a process-global singleton: use one `Synthesizer` per process (parallelise with processes).
+The library is a process-global singleton with hidden state, so each utterance is spoken in a forked child;
+parallelise with processes, not threads.
 """
 from __future__ import annotations
 
 import ctypes
 import dataclasses
 import os
+import pickle
 import re
 import tempfile
 
@@ -111,14 +113,20 @@ def _tilt(audio: np.ndarray, tilt: float) -> np.ndarray:
 
 
 class Synthesizer:
-  """One espeak-ng instance with a private data folder holding our voices."""
+  """espeak-ng with a private data folder holding our voices; every utterance is spoken in a fresh process.
+
+  libespeak-ng keeps synthesis state in static variables (pitch flutter, phase, ...), so the same text spoken
+  twice in one process comes out slightly different. Forking a child that loads the library, speaks one
+  utterance and exits makes each utterance a pure function of its inputs, whatever was spoken before.
+  """
 
   def __init__(self, voices: list[Voice] | tuple[Voice, ...] = ()):
     import espeakng_loader  # pylint: disable=g-import-not-at-top
 
     self._tmp = tempfile.TemporaryDirectory(prefix="dt_jax_espeak_")
-    parent = self._tmp.name
-    data = os.path.join(parent, "espeak-ng-data")
+    self._parent = self._tmp.name
+    self._library = espeakng_loader.get_library_path()
+    data = os.path.join(self._parent, "espeak-ng-data")
     os.makedirs(os.path.join(data, "voices", "!v"))
     src = espeakng_loader.get_data_path()
     for entry in os.listdir(src):
@@ -133,54 +141,80 @@ class Synthesizer:
       with open(os.path.join(data, "voices", "!v", voice.name), "w") as f:
         f.write(voice.variant_file())
 
-    self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-    self._lib.espeak_Initialize.restype = ctypes.c_int
-    self._lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                       ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-    self._rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, parent.encode(),
-                                             _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
-    if self._rate <= 0:
-      raise RuntimeError(f"espeak_Initialize failed ({self._rate}) with data folder {data}")
-    self._chunks: list[np.ndarray] = []
-    self._events: list[tuple[int, str]] = []
-    self._callback = _CALLBACK(self._on_audio)   # keep a reference for the library's lifetime
-    self._lib.espeak_SetSynthCallback(self._callback)
+  def _speak_in_child(self, text: str, voice_name: bytes, prosody: Prosody):
+    """Runs in the forked child: (rate, int16 samples, [(sample, phoneme)]) or raises."""
+    lib = ctypes.CDLL(self._library)
+    lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._parent.encode(),
+                                 _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+    if rate <= 0:
+      raise RuntimeError(f"espeak_Initialize failed ({rate}) with data folder {self._parent}")
+    chunks, events = [], []
 
-  def _on_audio(self, wav, n, events) -> int:
-    i = 0
-    while events[i].type != _EVENT_LIST_TERMINATED:
-      if events[i].type == _EVENT_PHONEME:
-        self._events.append((events[i].sample, events[i].id.string.decode("utf-8", "replace")))
-      i += 1
-    if n > 0:
-      self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-    return 0
+    def on_audio(wav, n, ev):
+      i = 0
+      while ev[i].type != _EVENT_LIST_TERMINATED:
+        if ev[i].type == _EVENT_PHONEME:
+          events.append((ev[i].sample, ev[i].id.string.decode("utf-8", "replace")))
+        i += 1
+      if n > 0:
+        chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+      return 0
+
+    callback = _CALLBACK(on_audio)
+    lib.espeak_SetSynthCallback(callback)
+    rc = lib.espeak_SetVoiceByName(voice_name)
+    if rc != 0:   # espeak silently keeps the previous voice on failure: never let that pass
+      raise ValueError(f"espeak-ng rejected voice {voice_name.decode()!r} (rc={rc})")
+    lib.espeak_ng_SetRandSeed(0)
+    for param, value in ((_RATE, prosody.rate), (_PITCH, prosody.pitch), (_RANGE, prosody.pitch_range),
+                         (_WORDGAP, prosody.word_gap), (_VOLUME, prosody.volume)):
+      lib.espeak_SetParameter(param, int(value), 0)
+    buf = text.encode("utf-8") + b"\0"
+    rc = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+    if rc != 0:
+      raise RuntimeError(f"espeak_Synth failed (rc={rc}) on {text!r}")
+    lib.espeak_Synchronize()
+    return rate, (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)), events
+
+  def _speak(self, text: str, voice_name: bytes, prosody: Prosody):
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # child: speak, send the result, exit without running the parent's cleanup
+      os.close(read_fd)
+      try:
+        try:
+          result = (True, self._speak_in_child(text, voice_name, prosody))
+        except Exception as e:  # pylint: disable=broad-except
+          result = (False, e)
+        with os.fdopen(write_fd, "wb") as f:
+          pickle.dump(result, f)
+      finally:
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+      payload = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+      raise RuntimeError(f"espeak-ng child process died (status {status}) speaking {text!r}")
+    ok, result = pickle.loads(payload)
+    if not ok:
+      raise result
+    return result
 
   def synthesize(self, text: str, voice: Voice, prosody: Prosody = Prosody()) -> Utterance:
     """Speaks `text`; returns 16 kHz audio and phone segments in seconds (exact: from the synthesizer)."""
-    self._chunks.clear()
-    self._events.clear()
-    name = f"{voice.accent}+{voice.name}".encode()
-    rc = self._lib.espeak_SetVoiceByName(name)
-    if rc != 0:   # espeak silently keeps the previous voice on failure: never let that pass
-      raise ValueError(f"espeak-ng rejected voice {name.decode()!r} (rc={rc})")
-    for param, value in ((_RATE, prosody.rate), (_PITCH, prosody.pitch), (_RANGE, prosody.pitch_range),
-                         (_WORDGAP, prosody.word_gap), (_VOLUME, prosody.volume)):
-      self._lib.espeak_SetParameter(param, int(value), 0)
-    buf = text.encode("utf-8") + b"\0"
-    rc = self._lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-    if rc != 0:
-      raise RuntimeError(f"espeak_Synth failed (rc={rc}) on {text!r}")
-    self._lib.espeak_Synchronize()
-    raw = np.concatenate(self._chunks).astype(np.float32) / 32768.0   # [S22] at the library's rate
-    events = sorted(self._events)
+    rate, raw, events = self._speak(text, f"{voice.accent}+{voice.name}".encode(), prosody)
+    raw = raw.astype(np.float32) / 32768.0                    # [S22] at the library's rate
+    events = sorted(events)
     phones = []
     for k, (sample, ph) in enumerate(events):
       end = events[k + 1][0] if k + 1 < len(events) else len(raw)
       ph = _strip_stress(ph)
       if ph and ph != ";" and end > sample:
-        phones.append((sample / self._rate, end / self._rate, ph))
-    audio = scipy.signal.resample_poly(raw, OUTPUT_RATE, self._rate).astype(np.float64)
+        phones.append((sample / rate, end / rate, ph))
+    audio = scipy.signal.resample_poly(raw, OUTPUT_RATE, rate).astype(np.float64)
     audio = _tilt(audio, prosody.tilt)
     peak = np.max(np.abs(audio)) if audio.size else 0.0
     if peak > 0.99:
