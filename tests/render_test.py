@@ -1,0 +1,71 @@
+"""Rendering: shaded frames, side by side, contact sheets, MP4 with audio, GIF fallback."""
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from dt_jax.face import arkit
+from dt_jax.render import clips
+from dt_jax.render import image
+from dt_jax.render import video
+
+
+@pytest.fixture(scope="module")
+def face(tiny):
+  rig = tiny.rig
+  return rig, image.Renderer(rig.faces, reference=rig.templates[0], size=96)
+
+
+def test_frames_show_the_face_and_its_motion(face):
+  rig, render = face
+  neutral = render(rig.templates[0])
+  opened = render(rig.templates[0] + rig.basis[0, arkit.INDEX["jawOpen"]])
+  assert neutral.shape == (96, 96, 3) and neutral.dtype == np.uint8
+  face_px = np.mean(np.any(neutral < 250, axis=-1))
+  assert 0.3 < face_px < 0.95                                      # a face fills the frame, not all of it
+  diff = np.any(neutral != opened, axis=-1)
+  rows = np.flatnonzero(diff.any(1))
+  assert rows.min() > 96 // 2                                      # an open jaw changes only the lower face
+
+
+def test_side_by_side_and_sheet():
+  a = np.zeros((5, 8, 10, 3), np.uint8)
+  b = np.full((4, 8, 6, 3), 255, np.uint8)
+  both = image.side_by_side(a, b)
+  assert both.shape == (4, 8, 16, 3)
+  sheet = image.contact_sheet([a, b], frames_per_row=3)
+  assert sheet.shape == (16, 30, 3)
+
+
+def _probe(path):
+  exe = video.ffmpeg_exe()
+  out = subprocess.run([exe, "-hide_banner", "-i", path], capture_output=True, text=True).stderr
+  return out
+
+
+def test_mp4_has_video_and_audio(tmp_path):
+  frames = np.random.default_rng(0).integers(0, 255, (15, 33, 40, 3), dtype=np.uint8)   # odd size: padded
+  path = video.write_video(frames, str(tmp_path / "a.mp4"), audio=np.zeros(8000, np.float32))
+  assert path.endswith(".mp4") and os.path.getsize(path) > 0
+  info = _probe(path)
+  assert "Video: h264" in info and "Audio: aac" in info and "Duration: 00:00:00.5" in info
+  assert not any(p.endswith(".part.mp4") for p in os.listdir(tmp_path))
+
+
+def test_gif_when_no_encoder(tmp_path, monkeypatch):
+  monkeypatch.setattr(video, "ffmpeg_exe", lambda: None)
+  frames = np.stack([np.full((10, 10, 3), 80 * k, np.uint8) for k in range(3)])
+  path = video.write_video(frames, str(tmp_path / "b.mp4"))
+  import PIL.Image  # pylint: disable=g-import-not-at-top
+  assert path.endswith(".gif") and PIL.Image.open(path).n_frames == 3
+
+
+def test_ground_truth_clips(tiny, tmp_path):
+  paths = clips.render_ground_truth(tiny, split="test_unseen", num_clips=2, out_dir=str(tmp_path), size=64)
+  assert [os.path.basename(p) for p in paths] == ["gt_test_unseen_0.mp4", "gt_test_unseen_1.mp4",
+                                                  "gt_test_unseen_sheet.png"]
+  picked = clips.pick(tiny, split="test_unseen", num_clips=5)
+  spk_emo = {(int(tiny.splits["test_unseen"][i]["speaker"]), int(tiny.splits["test_unseen"][i]["emotion"]))
+             for i in picked}
+  assert len({s for s, _ in spk_emo}) == 2 and len({e for _, e in spk_emo}) >= 3
