@@ -1,0 +1,66 @@
+"""The launchers as a user runs them, and the vertex-offset config of the corpus."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dt_jax.data import pipeline
+from dt_jax.data import source
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(args, **kw):
+  return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_build_data_works_without_tensorflow(tmp_path):
+  # TensorFlow is installed for TFDS's builder test case; hide it to prove the library path never needs it.
+  code = ("import sys, runpy\n"
+          "class Hide:\n"                      # every finder answers 'not installed' for tensorflow
+          "  def __init__(self, f): self.f = f\n"
+          "  def find_spec(self, name, path=None, target=None):\n"
+          "    if name.split('.')[0] == 'tensorflow': return None\n"
+          "    return self.f.find_spec(name, path, target) if hasattr(self.f, 'find_spec') else None\n"
+          "  def invalidate_caches(self): getattr(self.f, 'invalidate_caches', lambda: None)()\n"
+          "sys.meta_path[:] = [Hide(f) for f in sys.meta_path]\n"
+          f"sys.argv = ['build_data.py', '--dataset=synthetic_talkers/tiny', '--data_dir={tmp_path}']\n"
+          "runpy.run_path('launch/build_data.py', run_name='__main__')\n")
+  proc = _run(["-c", code])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "test_unseen" in proc.stdout and "4 (S00..S03)" in proc.stdout and "2 (S04..S05)" in proc.stdout
+  summary = json.loads((tmp_path / "synthetic_talkers" / "tiny" / "1.0.0" / "summary.json").read_text())
+  assert summary["splits"]["train"]["examples"] == 80 and summary["motion_dim"] == 52
+  again = _run(["launch/build_data.py", "--dataset=synthetic_talkers/tiny", f"--data_dir={tmp_path}"])
+  assert again.returncode == 0 and "Reusing dataset" in again.stderr + again.stdout
+
+
+def test_render_data(tiny_data_dir, tmp_path):
+  proc = _run(["launch/render_data.py", "--dataset=synthetic_talkers/tiny", f"--data_dir={tiny_data_dir}",
+               "--split=test", "--num_clips=2", f"--out={tmp_path}"])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert sorted(os.listdir(tmp_path)) == ["gt_test_0.mp4", "gt_test_1.mp4", "gt_test_sheet.png"]
+
+
+def test_missing_dataset_says_how_to_build(tmp_path):
+  with pytest.raises(FileNotFoundError, match="launch/build_data.py --dataset=synthetic_talkers/tiny"):
+    source.open_dataset("synthetic_talkers/tiny", data_dir=str(tmp_path))
+
+
+def test_vertices_config(tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp("vertices"))
+  source.build("synthetic_talkers/vertices", data_dir=data_dir)
+  ds = source.open_dataset("synthetic_talkers/vertices", data_dir=data_dir)
+  assert ds.motion_dim == 468 * 3 and ds.rig.basis is None and len(ds.splits["test_unseen"]) == 10
+  ex = ds.splits["train"][0]
+  s = int(ex["speaker"])
+  np.testing.assert_allclose(ex["template"], ds.rig.templates[s].reshape(-1))
+  verts = ds.rig.vertices(ex["motion"], s)
+  lips = ds.rig.regions["lips"]
+  moved = np.linalg.norm(verts - ds.rig.templates[s][None], axis=-1)
+  assert moved[:, lips].max() > 0.003                             # the lips move by millimetres
+  b = pipeline.train_batches(ds.splits["train"], window_frames=30, global_batch=2, seed=0)[0]
+  assert b["motion"].shape == (2, 30, 1404) and b["template"].shape == (2, 1404)
