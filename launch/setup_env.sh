@@ -13,11 +13,17 @@ SPEC="."
 [ -n "$EXTRAS" ] && SPEC=".[${EXTRAS}]"
 # Re-install only when the package metadata changed since the last install (fast re-runs).
 STAMP=".venv/.dt_jax_installed"
-WANT="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1) ${EXTRAS}"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+HASH="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+WANT="$HASH ${EXTRAS}"
+HAVE="$(cat "$STAMP" 2>/dev/null || true)"
+# Up to date when the same metadata was installed with these extras (or with more, when none are asked for).
+if [ "$HAVE" != "$WANT" ] && { [ -n "$EXTRAS" ] || [ "${HAVE%% *}" != "$HASH" ]; }; then
   echo "[setup] installing dt_jax${EXTRAS:+[$EXTRAS]} into .venv"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$SPEC" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import dt_jax, tfds_builders" || { echo "[setup] install failed" >&2; exit 1; }
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e "$SPEC" > .venv/pip-install.log 2>&1; then
+    tail -n 40 .venv/pip-install.log >&2
+    echo "[setup] pip install failed; the whole log is .venv/pip-install.log" >&2
+    exit 1
+  fi
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

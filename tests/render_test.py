@@ -65,7 +65,8 @@ def test_ground_truth_clips(tiny, tmp_path):
   paths = clips.render_ground_truth(tiny, split="test_unseen", num_clips=2, out_dir=str(tmp_path), size=64)
   assert [os.path.basename(p) for p in paths] == ["gt_test_unseen_0.mp4", "gt_test_unseen_1.mp4",
                                                   "gt_test_unseen_sheet.png"]
-  picked = clips.pick(tiny, split="test_unseen", num_clips=5)
-  spk_emo = {(int(tiny.splits["test_unseen"][i]["speaker"]), int(tiny.splits["test_unseen"][i]["emotion"]))
-             for i in picked}
-  assert len({s for s, _ in spk_emo}) == 2 and len({e for _, e in spk_emo}) >= 3
+  src = tiny.splits["test_unseen"]
+  picked = clips.pick(tiny, split="test_unseen", num_clips=6)
+  first5 = [(int(src[i]["speaker"]), src[i]["utterance"], int(src[i]["emotion"])) for i in picked[:5]]
+  assert len({(s, u) for s, u, _ in first5}) == 1 and sorted(e for _, _, e in first5) == list(range(5))
+  assert int(src[picked[5]]["speaker"]) != first5[0][0]       # then another speaker

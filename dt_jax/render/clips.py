@@ -11,18 +11,21 @@ from dt_jax.render import video
 
 
 def pick(ds, *, split: str, num_clips: int) -> list[int]:
-  """Indices of clips spread over speakers and emotions (deterministic)."""
+  """Indices of clips to show (deterministic): the first clip's sentence and speaker in every emotion (the paired
+  data), then one clip of each other speaker."""
   src = ds.splits[split]
-  seen, first, rest = set(), [], []
-  for i in range(len(src)):
-    ex = src[i]
-    key = (int(ex["speaker"]), int(ex["emotion"]))
-    if key[0] not in {k[0] for k in seen} or key[1] not in {k[1] for k in seen}:
-      seen.add(key)
-      first.append(i)
-    else:
-      rest.append(i)
-  return (first + rest)[:num_clips]
+  keys = [(int(src[i]["speaker"]), bytes(src[i]["utterance"]), int(src[i]["emotion"])) for i in range(len(src))]
+  if not keys:
+    return []
+  spk0, utt0, _ = keys[0]
+  paired = sorted((i for i, k in enumerate(keys) if k[:2] == (spk0, utt0)), key=lambda i: keys[i][2])
+  others, seen = [], {spk0}
+  for i, (spk, _, _) in enumerate(keys):
+    if spk not in seen:
+      seen.add(spk)
+      others.append(i)
+  rest = [i for i in range(len(keys)) if i not in set(paired) | set(others)]
+  return (paired + others + rest)[:num_clips]
 
 
 def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: int = 256) -> list[str]:
