@@ -12,6 +12,7 @@ test_unseen (held-out speakers, for zero-shot evaluation).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 
@@ -104,12 +105,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     jobs = [(spec, cfg.num_speakers, cfg.seed) for spec in specs]
     desc = f"synthetic_talkers/{cfg.name} {specs[0].split if specs else ''}"
     if workers > 1 and len(jobs) > 8:
-      ctx = multiprocessing.get_context("spawn")       # no fork: the parent may hold JAX threads
-      with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg.num_speakers, cfg.seed)) as pool:
+      ctx = multiprocessing.get_context("spawn")       # no fork of the parent: it may hold JAX threads
+      with ctx.Pool(workers) as pool:
         results = pool.imap(_work, jobs, chunksize=4)
         yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
     else:
-      _init_worker(cfg.num_speakers, cfg.seed)
       results = map(_work, jobs)
       yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
 
@@ -125,16 +125,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                        "emotion": spec.emotion, "intensity": 1, "utterance": spec.text}
 
 
-_WORKER: dict = {}   # per-process synthesizer, set by the pool initializer (each process owns one espeak)
-
-
-def _init_worker(num_speakers: int, seed: int) -> None:
+@functools.lru_cache(maxsize=2)
+def _voices(num_speakers: int, seed: int) -> tuple[list[corpus.Speaker], speech.Synthesizer]:
+  """The speakers and a synthesizer holding their voices, made once per worker process."""
   speakers = corpus.make_speakers(num_speakers, seed)
-  _WORKER.clear()
-  _WORKER.update(speakers=speakers, synth=speech.Synthesizer([s.voice for s in speakers]))
+  return speakers, speech.Synthesizer([s.voice for s in speakers])
 
 
 def _work(job):
-  spec, _, seed = job
-  audio, weights, _ = corpus.utterance(_WORKER["synth"], _WORKER["speakers"][spec.speaker], spec, seed)
+  spec, num_speakers, seed = job
+  speakers, synth = _voices(num_speakers, seed)
+  audio, weights, _ = corpus.utterance(synth, speakers[spec.speaker], spec, seed)
   return spec, audio, weights

@@ -1,0 +1,90 @@
+"""Opening and building datasets by name: TFDS data sources (array_record, no TensorFlow) plus the rig.
+
+A dataset name is a TFDS name with an optional config, e.g. `synthetic_talkers/tiny`. Our builders live in
+`tfds_builders/<name>`; importing that package registers the builder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from dt_jax.face import rig as rig_lib
+
+FPS = 30
+SAMPLE_RATE = 16000
+
+
+def register(name: str) -> None:
+  """Imports `tfds_builders.<dataset>` so TFDS knows the builder (no-op for TFDS's own datasets)."""
+  base = name.split("/")[0].split(":")[0]
+  try:
+    importlib.import_module(f"tfds_builders.{base}")
+  except ModuleNotFoundError as e:
+    if e.name != f"tfds_builders.{base}":
+      raise
+
+
+def builder(name: str, *, data_dir: str, **kwargs) -> tfds.core.DatasetBuilder:
+  register(name)
+  return tfds.builder(name, data_dir=data_dir, file_format="array_record", **kwargs)
+
+
+def build(name: str, *, data_dir: str, num_workers: int | None = None) -> tfds.core.DatasetBuilder:
+  """Builds (or reuses) the dataset as array_record files under `data_dir`."""
+  b = builder(name, data_dir=data_dir, num_workers=num_workers) if num_workers else builder(name, data_dir=data_dir)
+  b.download_and_prepare(file_format="array_record")
+  return b
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A built dataset: its splits as random-access sources, its rig and TFDS info."""
+  name: str
+  splits: dict            # split name -> tfds data source (random access, numpy examples)
+  rig: rig_lib.Rig
+  info: tfds.core.DatasetInfo
+
+  @property
+  def motion_dim(self) -> int:
+    return int(self.info.features["motion"].shape[-1])
+
+  @property
+  def speakers(self) -> list[str]:
+    return list(self.info.features["speaker"].names)
+
+  @property
+  def emotions(self) -> list[str]:
+    return list(self.info.features["emotion"].names)
+
+
+def open_dataset(name: str, *, data_dir: str) -> Dataset:
+  """Opens a built dataset; a missing one is a clear error that says how to build it."""
+  b = builder(name, data_dir=data_dir)
+  if not os.path.exists(os.path.join(b.data_dir, "dataset_info.json")):
+    raise FileNotFoundError(f"dataset {name!r} is not built under {data_dir}: run "
+                            f"`python launch/build_data.py --dataset={name} --data_dir={data_dir}`")
+  splits = b.as_data_source()
+  rig = rig_lib.Rig.load(os.path.join(b.data_dir, b.info.metadata.get("rig_file", "rig.npz")))
+  return Dataset(name=name, splits=dict(splits), rig=rig, info=b.info)
+
+
+class BadExampleError(ValueError):
+  """An example whose audio and motion disagree, or that holds NaN/Inf."""
+
+
+def check_example(ex: dict, where: str) -> None:
+  """Raises BadExampleError naming `where` (e.g. 'train[17] S03_happy_tr03_2') when `ex` is unusable."""
+  audio, motion = np.asarray(ex["audio"]), np.asarray(ex["motion"])
+  if audio.ndim != 1 or motion.ndim != 2 or len(motion) == 0:
+    raise BadExampleError(f"{where}: expected audio [S] and motion [T, D]; got {audio.shape} and {motion.shape}")
+  expected = len(motion) * SAMPLE_RATE / FPS
+  if abs(len(audio) - expected) > SAMPLE_RATE / FPS:
+    raise BadExampleError(f"{where}: audio has {len(audio)} samples but motion has {len(motion)} frames "
+                          f"(expected {expected:.0f} +- {SAMPLE_RATE // FPS} samples at {SAMPLE_RATE} Hz, {FPS} fps)")
+  for key in ("audio", "motion", "template"):
+    if key in ex and not np.all(np.isfinite(ex[key])):
+      raise BadExampleError(f"{where}: {key} holds NaN or Inf")
