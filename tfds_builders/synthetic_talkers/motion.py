@@ -122,11 +122,12 @@ def generate(*, phones, audio: np.ndarray, style: Style, emotion: Emotion) -> np
   a = np.pad(audio, (0, max(0, n * hop - len(audio))))[: n * hop].reshape(n, hop)
   env = scipy.ndimage.gaussian_filter1d(np.sqrt(np.mean(a ** 2, axis=1)), 3)
   env = env / (env.max() + 1e-9)
-  art = emotion.articulation
-  w *= style.lip_gain * art
-  w[:, _ROUND] *= style.round_gain
-  w[:, _SPREAD] *= style.spread_gain
-  w[:, _I["jawOpen"]] *= style.jaw_gain * (0.7 + 0.6 * env) / style.lip_gain
+  gain = np.full(arkit.NUM, style.lip_gain)
+  gain[_ROUND] *= style.round_gain
+  gain[_SPREAD] *= style.spread_gain
+  gain[_I["jawOpen"]] = style.jaw_gain
+  w *= gain * emotion.articulation
+  w[:, _I["jawOpen"]] *= 0.7 + 0.6 * env
   w = w.reshape(frames, _SUB, arkit.NUM).mean(1)                   # [T, 52] at 30 fps
   tf = (np.arange(frames) + 0.5) / FPS
 

@@ -11,6 +11,7 @@ test_unseen (held-out speakers, for zero-shot evaluation).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import multiprocessing
@@ -104,13 +105,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     workers = self._num_workers or min(os.cpu_count() or 1, 8)
     jobs = [(spec, cfg.num_speakers, cfg.seed) for spec in specs]
     desc = f"synthetic_talkers/{cfg.name} {specs[0].split if specs else ''}"
-    if workers > 1 and len(jobs) > 8:
-      ctx = multiprocessing.get_context("spawn")       # no fork of the parent: it may hold JAX threads
-      with ctx.Pool(workers) as pool:
-        results = pool.imap(_work, jobs, chunksize=4)
-        yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
-    else:
-      results = map(_work, jobs)
+    parallel = workers > 1 and len(jobs) > 8
+    # spawn, not fork: the parent may hold JAX threads.
+    with (multiprocessing.get_context("spawn").Pool(workers) if parallel else contextlib.nullcontext()) as pool:
+      results = pool.imap(_work, jobs, chunksize=4) if parallel else map(_work, jobs)
       yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
 
   def _examples(self, results, templates, bases):
