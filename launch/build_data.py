@@ -1,6 +1,8 @@
 """Builds a dataset as array_record files (no TensorFlow needed) and prints its summary.
 
   python launch/build_data.py --dataset=synthetic_talkers/tiny --data_dir=data
+  python launch/build_data.py --dataset=vocaset/original --manual_dir=~/vocaset --data_dir=data
+  python launch/build_data.py --dataset=etf3d --manual_dir=~/3D-ETF --data_dir=data [--rig=rig.npz]
 """
 import json
 import os
@@ -13,12 +15,16 @@ from dt_jax.data import summary
 
 _DATASET = flags.DEFINE_string("dataset", "synthetic_talkers", "TFDS name[/config].")
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Where the built dataset goes.")
-_WORKERS = flags.DEFINE_integer("num_workers", None, "Generator processes (default: the CPU count).")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "The downloaded files (vocaset, etf3d): see README.")
+_WORKERS = flags.DEFINE_integer("num_workers", None, "synthetic_talkers: generator processes (default: CPUs).")
+_REGIONS = flags.DEFINE_string("regions", None, "vocaset: FLAME_masks.pkl or a folder of <region>.txt lists.")
+_RIG = flags.DEFINE_string("rig", None, "etf3d: blendshape rig (.npz template+basis, or .npy [53, V, 3]).")
 
 
 def main(argv):
   del argv
-  b = source.build(_DATASET.value, data_dir=_DATA_DIR.value, num_workers=_WORKERS.value)
+  b = source.build(_DATASET.value, data_dir=_DATA_DIR.value, manual_dir=_MANUAL_DIR.value,
+                   builder_kwargs={"num_workers": _WORKERS.value, "regions": _REGIONS.value, "rig": _RIG.value})
   s = summary.summarize(source.open_dataset(_DATASET.value, data_dir=_DATA_DIR.value))
   with open(os.path.join(b.data_dir, "summary.json"), "w") as f:
     json.dump(s, f, indent=1)

@@ -33,10 +33,17 @@ def builder(name: str, *, data_dir: str, **kwargs) -> tfds.core.DatasetBuilder:
   return tfds.builder(name, data_dir=data_dir, file_format="array_record", **kwargs)
 
 
-def build(name: str, *, data_dir: str, num_workers: int | None = None) -> tfds.core.DatasetBuilder:
-  """Builds (or reuses) the dataset as array_record files under `data_dir`."""
-  b = builder(name, data_dir=data_dir, num_workers=num_workers) if num_workers else builder(name, data_dir=data_dir)
-  b.download_and_prepare(file_format="array_record")
+def build(name: str, *, data_dir: str, manual_dir: str | None = None,
+          builder_kwargs: dict | None = None) -> tfds.core.DatasetBuilder:
+  """Builds (or reuses) the dataset as array_record files under `data_dir`.
+
+  manual_dir: where the user's downloaded files are (VOCASET, 3D-ETF); builder_kwargs: options of our builders
+  (e.g. `num_workers`, `regions`, `rig`), None values dropped.
+  """
+  kwargs = {k: v for k, v in (builder_kwargs or {}).items() if v is not None}
+  b = builder(name, data_dir=data_dir, **kwargs)
+  config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+  b.download_and_prepare(file_format="array_record", download_config=config)
   return b
 
 

@@ -55,7 +55,53 @@ class Regions:
 
   @classmethod
   def from_rig(cls, rig) -> "Regions":
+    if not rig.has_regions:
+      raise ValueError("the dataset's rig has no region index sets (lips, eye_forehead, upper_face); for VOCASET "
+                       "rebuild with FLAME_masks.pkl or region lists (see README, Datasets)")
     return cls(**{k: np.asarray(rig.regions[k]) for k in ("lips", "eye_forehead", "upper_face")})
+
+
+def _arkit_columns(*prefixes) -> np.ndarray:
+  from dt_jax.face import arkit  # pylint: disable=g-import-not-at-top
+  return np.array([i for i, n in enumerate(arkit.NAMES) if n.startswith(prefixes)])
+
+
+COEFFICIENT_REGIONS = Regions(
+    lips=_arkit_columns("jaw", "mouth", "tongue"),
+    eye_forehead=_arkit_columns("brow", "eye"),
+    upper_face=_arkit_columns("brow", "eye", "cheekSquint", "noseSneer"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Space:
+  """Where metrics are computed: on rig vertices, or (no rig) on the 52 ARKit coefficients as 1-D points."""
+  name: str            # "vertices" | "coefficients"
+  regions: Regions
+
+
+def space_for(rig, *, motion_dim: int) -> Space:
+  """Vertices when the rig has a mesh (and, for blendshapes, a basis); else ARKit coefficient space, which
+  `describe` labels so results are never mistaken for vertex errors. Coefficient arrays [..., T, 52] become
+  points [..., T, 52, 1] with `coefficient_points`."""
+  from dt_jax.face import arkit  # pylint: disable=g-import-not-at-top
+  blendshapes = motion_dim == arkit.NUM
+  if rig is not None and rig.templates is not None and (rig.basis is not None or not blendshapes):
+    return Space("vertices", Regions.from_rig(rig))
+  if not blendshapes:
+    raise ValueError(f"motion of dimension {motion_dim} has no rig to put it on vertices")
+  return Space("coefficients", COEFFICIENT_REGIONS)
+
+
+def coefficient_points(weights):
+  """[..., T, K] -> [..., T, K, 1]: each coefficient a 1-D point, so the vertex metrics apply unchanged."""
+  return weights[..., None]
+
+
+def describe(space: Space) -> str:
+  if space.name == "vertices":
+    return "metrics on mesh vertices (squared distances)"
+  return ("metrics in ARKit COEFFICIENT space (no blendshape rig was given): LVE over jaw/mouth/tongue, EVE over "
+          "brow/eye coefficients; not comparable with vertex-space numbers")
 
 
 def sequence_stats(pred, gt, *, template, mask, regions: Regions) -> dict:

@@ -17,20 +17,26 @@ REGIONS = ("lips", "eye_forehead", "upper_face")
 @dataclasses.dataclass(frozen=True)
 class Rig:
   speakers: tuple[str, ...]            # speaker names, in the dataset's ClassLabel order
-  templates: np.ndarray                # [S, V, 3] float32 neutral faces
+  templates: np.ndarray | None         # [S, V, 3] float32 neutral faces; None: no mesh (coefficients only)
   faces: np.ndarray                    # [F, 3] int32 triangles (may be empty when unknown)
-  regions: dict[str, np.ndarray]       # name -> int32 vertex indices (REGIONS at least)
+  regions: dict[str, np.ndarray]       # name -> int32 vertex indices: all of REGIONS, or none when unknown
   basis: np.ndarray | None = None      # [S, K, V, 3] float32 blendshape displacement fields, or None
 
   @property
   def num_vertices(self) -> int:
-    return self.templates.shape[1]
+    return 0 if self.templates is None else self.templates.shape[1]
+
+  @property
+  def has_regions(self) -> bool:
+    return all(r in self.regions for r in REGIONS)
 
   def speaker_index(self, speaker: str | int) -> int:
     return speaker if isinstance(speaker, (int, np.integer)) else self.speakers.index(speaker)
 
   def vertices(self, motion: np.ndarray, speaker: str | int) -> np.ndarray:
     """[T, V, 3] vertices from weights [T, K] (with a basis) or offsets [T, V*3] (without)."""
+    if self.templates is None:
+      raise ValueError("this dataset's rig has no mesh (no templates/basis were given when it was built)")
     s = self.speaker_index(speaker)
     motion = np.asarray(motion, np.float32)
     if self.basis is not None:
@@ -43,8 +49,10 @@ class Rig:
     return self.templates[s][None] + offsets
 
   def save(self, path: str) -> None:
-    arrays = dict(speakers=np.asarray(self.speakers), templates=self.templates, faces=self.faces,
-                  **{f"region_{k}": v for k, v in self.regions.items()})
+    arrays = dict(speakers=np.asarray(self.speakers), faces=np.asarray(self.faces, np.int32).reshape(-1, 3),
+                  **{f"region_{k}": np.asarray(v, np.int32) for k, v in self.regions.items()})
+    if self.templates is not None:
+      arrays["templates"] = self.templates
     if self.basis is not None:
       arrays["basis"] = self.basis
     tmp = path + ".tmp.npz"
@@ -56,12 +64,13 @@ class Rig:
     try:
       with np.load(path, allow_pickle=False) as z:
         regions = {k[len("region_"):]: z[k].astype(np.int32) for k in z.files if k.startswith("region_")}
-        rig = cls(speakers=tuple(str(s) for s in z["speakers"]), templates=z["templates"].astype(np.float32),
+        rig = cls(speakers=tuple(str(s) for s in z["speakers"]),
+                  templates=z["templates"].astype(np.float32) if "templates" in z.files else None,
                   faces=z["faces"].astype(np.int32), regions=regions,
                   basis=z["basis"].astype(np.float32) if "basis" in z.files else None)
     except (OSError, KeyError, ValueError) as e:
       raise ValueError(f"{path}: not a valid rig file ({e})") from e
     missing = [r for r in REGIONS if r not in rig.regions]
-    if missing:
+    if rig.regions and missing:
       raise ValueError(f"{path}: rig lacks region index sets {missing}")
     return rig

@@ -1,0 +1,78 @@
+"""Audio I/O for builders and launchers: read any common wav, convert to float mono, resample, fit to frames."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+import soundfile
+
+SAMPLE_RATE = 16000
+FPS = 30
+
+
+class AudioError(ValueError):
+  """Unreadable, empty, silent-only or non-finite audio; the message names the file."""
+
+
+def to_float(audio, where: str = "audio") -> np.ndarray:
+  """Mono float32 in [-1, 1] from int16/int32/uint8/float samples, [S] or [S, channels] (channels averaged)."""
+  a = np.asarray(audio)
+  if a.ndim == 2:
+    a = a.mean(axis=1) if a.dtype.kind == "f" else a.astype(np.float64).mean(axis=1).astype(a.dtype)
+  if a.ndim != 1:
+    raise AudioError(f"{where}: expected audio [samples] or [samples, channels], got shape {a.shape}")
+  if a.dtype == np.uint8:
+    out = (a.astype(np.float32) - 128.0) / 128.0
+  elif a.dtype.kind in "iu":
+    out = a.astype(np.float32) / float(2 ** (8 * a.dtype.itemsize - 1))
+  elif a.dtype.kind == "f":
+    out = a.astype(np.float32)
+  else:
+    raise AudioError(f"{where}: unsupported sample type {a.dtype}")
+  if out.size == 0:
+    raise AudioError(f"{where}: no samples")
+  if not np.all(np.isfinite(out)):
+    raise AudioError(f"{where}: audio holds NaN or Inf")
+  return out
+
+
+def read_wav(path) -> tuple[np.ndarray, int]:
+  """(float32 mono samples, sample rate from the header); a clear AudioError for a corrupt or empty file."""
+  try:
+    data, rate = soundfile.read(str(path), always_2d=False)
+  except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+    raise AudioError(f"{path}: not a readable audio file ({e})") from e
+  return to_float(data, str(path)), int(rate)
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+  """Polyphase resampling by the exact rational factor rate_out / rate_in."""
+  if rate_in <= 0:
+    raise AudioError(f"invalid sample rate {rate_in}")
+  if rate_in == rate_out:
+    return np.asarray(audio, np.float32)
+  g = math.gcd(int(rate_in), int(rate_out))
+  return scipy.signal.resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
+
+
+def samples_for(frames: int) -> int:
+  return int(round(frames * SAMPLE_RATE / FPS))
+
+
+def fit_to_frames(audio: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+  """Aligns 16 kHz audio and 30 fps motion: (audio, motion, trimmed).
+
+  Within one frame of each other the audio is padded or cut to exactly `round(T * 16000 / 30)` samples; further
+  apart, both are cut to the shorter duration and `trimmed` is True (builders count these in their log).
+  """
+  t_audio = len(audio) * FPS / SAMPLE_RATE
+  trimmed = abs(t_audio - len(motion)) > 1.0
+  frames = min(len(motion), int(math.floor(t_audio + 1e-6))) if trimmed else len(motion)
+  if frames < 1:
+    raise AudioError(f"clip shorter than one frame ({len(audio)} samples, {len(motion)} frames)")
+  motion = motion[:frames]
+  n = samples_for(frames)
+  out = np.zeros(n, np.float32)
+  out[:min(n, len(audio))] = audio[:n]
+  return out, motion, trimmed
