@@ -64,3 +64,23 @@ def test_vertices_config(tmp_path_factory):
   assert moved[:, lips].max() > 0.003                             # the lips move by millimetres
   b = pipeline.train_batches(ds.splits["train"], window_frames=30, global_batch=2, seed=0)[0]
   assert b["motion"].shape == (2, 30, 1404) and b["template"].shape == (2, 1404)
+
+
+@pytest.mark.parametrize("dataset", ["vocaset/original", "vocaset/faceformer", "etf3d"])
+def test_build_data_builds_real_formats(dataset, tmp_path):
+  manual = tmp_path / "manual"
+  extra = []
+  if dataset.startswith("vocaset"):
+    from tfds_builders.vocaset import fixtures  # pylint: disable=g-import-not-at-top
+    (fixtures.write_original if dataset.endswith("original") else fixtures.write_faceformer)(str(manual))
+    fixtures.write_masks(str(tmp_path / "FLAME_masks.pkl"))
+    extra = [f"--regions={tmp_path / 'FLAME_masks.pkl'}"]
+  else:
+    from tfds_builders.etf3d import fixtures  # pylint: disable=g-import-not-at-top
+    fixtures.write(str(manual))
+  proc = _run(["launch/build_data.py", f"--dataset={dataset}", f"--manual_dir={manual}",
+               f"--data_dir={tmp_path / 'data'}", *extra])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "train" in proc.stdout and "validation" in proc.stdout and "built at" in proc.stdout
+  ds = source.open_dataset(dataset, data_dir=str(tmp_path / "data"))
+  assert ds.rig.has_regions == dataset.startswith("vocaset")

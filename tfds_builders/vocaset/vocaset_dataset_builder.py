@@ -56,28 +56,6 @@ class VocasetConfig(tfds.core.BuilderConfig):
   layout: str = "original"
 
 
-def load_regions(path: str) -> dict[str, np.ndarray]:
-  """Region index sets from FLAME_masks.pkl (region name -> indices) or a folder of `<region>.txt` lists."""
-  if os.path.isdir(path):
-    regions = {}
-    for name in rig_lib.REGIONS:
-      f = os.path.join(path, f"{name}.txt")
-      if not os.path.exists(f):
-        raise FileNotFoundError(f"{path}: region list {name}.txt is missing (need {', '.join(rig_lib.REGIONS)})")
-      try:
-        regions[name] = np.unique(np.array(open(f).read().replace(",", " ").split(), dtype=np.int64))
-      except ValueError as e:
-        raise ValueError(f"{f}: expected integers separated by commas or spaces") from e
-    return {k: v.astype(np.int32) for k, v in regions.items()}
-  masks = safe_pickle.load(path)
-  need = ("lips", "eye_region", "forehead")
-  if not isinstance(masks, dict) or any(k not in masks for k in need):
-    raise ValueError(f"{path}: expected FLAME masks, a dict with at least {need}")
-  eyes = np.union1d(np.asarray(masks["eye_region"]), np.asarray(masks["forehead"]))
-  regions = {"lips": np.unique(np.asarray(masks["lips"])), "eye_forehead": eyes, "upper_face": eyes}
-  return {k: v.astype(np.int32) for k, v in regions.items()}
-
-
 class Builder(tfds.core.GeneratorBasedBuilder):
   """VOCASET: 12 speakers, 40 sentences each, FLAME meshes at 60 fps (emitted at 30 fps) with audio."""
 
@@ -143,7 +121,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     for candidate in ("FLAME_masks.pkl", "regions"):
       if regions_path is None and os.path.exists(os.path.join(root, candidate)):
         regions_path = os.path.join(root, candidate)
-    regions = load_regions(regions_path) if regions_path else {}
+    regions = rig_lib.load_regions(regions_path) if regions_path else {}
     if not regions:
       logging.warning("vocaset: no FLAME_masks.pkl or regions/ in %s: the rig has no region sets, so LVE/EVE/FDD "
                       "cannot be computed until the dataset is rebuilt with them", root)
