@@ -5,15 +5,15 @@ is loaded dynamically as a build-time tool and never copied into this project. E
 private data folder (symlinks into the wheel's data plus our own voice variant files), so speakers are voices
 with their own formants, pitch range, breath and roughness.
 
-The library is a process-global singleton with hidden state, so each utterance is spoken in a forked child;
+The library is a process-global singleton with hidden state, so each utterance is spoken in a child process;
 parallelise with processes, not threads.
 """
 from __future__ import annotations
 
 import ctypes
 import dataclasses
+import multiprocessing
 import os
-import pickle
 import re
 import tempfile
 
@@ -116,8 +116,9 @@ class Synthesizer:
   """espeak-ng with a private data folder holding our voices; every utterance is spoken in a fresh process.
 
   libespeak-ng keeps synthesis state in static variables (pitch flutter, phase, ...), so the same text spoken
-  twice in one process comes out slightly different. Forking a child that loads the library, speaks one
-  utterance and exits makes each utterance a pure function of its inputs, whatever was spoken before.
+  twice in one process comes out slightly different. A child that loads the library, speaks one utterance and
+  exits makes each utterance a pure function of its inputs, whatever was spoken before. Children come from
+  multiprocessing's fork server (a small process that never imports JAX), not from the caller.
   """
 
   def __init__(self, voices: list[Voice] | tuple[Voice, ...] = ()):
@@ -141,64 +142,22 @@ class Synthesizer:
       with open(os.path.join(data, "voices", "!v", voice.name), "w") as f:
         f.write(voice.variant_file())
 
-  def _speak_in_child(self, text: str, voice_name: bytes, prosody: Prosody):
-    """Runs in the forked child: (rate, int16 samples, [(sample, phoneme)]) or raises."""
-    lib = ctypes.CDLL(self._library)
-    lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._parent.encode(),
-                                 _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
-    if rate <= 0:
-      raise RuntimeError(f"espeak_Initialize failed ({rate}) with data folder {self._parent}")
-    chunks, events = [], []
-
-    def on_audio(wav, n, ev):
-      i = 0
-      while ev[i].type != _EVENT_LIST_TERMINATED:
-        if ev[i].type == _EVENT_PHONEME:
-          events.append((ev[i].sample, ev[i].id.string.decode("utf-8", "replace")))
-        i += 1
-      if n > 0:
-        chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-      return 0
-
-    callback = _CALLBACK(on_audio)
-    lib.espeak_SetSynthCallback(callback)
-    rc = lib.espeak_SetVoiceByName(voice_name)
-    if rc != 0:   # espeak silently keeps the previous voice on failure: never let that pass
-      raise ValueError(f"espeak-ng rejected voice {voice_name.decode()!r} (rc={rc})")
-    lib.espeak_ng_SetRandSeed(0)
-    for param, value in ((_RATE, prosody.rate), (_PITCH, prosody.pitch), (_RANGE, prosody.pitch_range),
-                         (_WORDGAP, prosody.word_gap), (_VOLUME, prosody.volume)):
-      lib.espeak_SetParameter(param, int(value), 0)
-    buf = text.encode("utf-8") + b"\0"
-    rc = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-    if rc != 0:
-      raise RuntimeError(f"espeak_Synth failed (rc={rc}) on {text!r}")
-    lib.espeak_Synchronize()
-    return rate, (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)), events
-
   def _speak(self, text: str, voice_name: bytes, prosody: Prosody):
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # child: speak, send the result, exit without running the parent's cleanup
-      os.close(read_fd)
-      try:
-        try:
-          result = (True, self._speak_in_child(text, voice_name, prosody))
-        except Exception as e:  # pylint: disable=broad-except
-          result = (False, e)
-        with os.fdopen(write_fd, "wb") as f:
-          pickle.dump(result, f)
-      finally:
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as f:
-      payload = f.read()
-    _, status = os.waitpid(pid, 0)
-    if not payload:
-      raise RuntimeError(f"espeak-ng child process died (status {status}) speaking {text!r}")
-    ok, result = pickle.loads(payload)
+    ctx = multiprocessing.get_context("forkserver")   # children forked from a small server, never from a
+    ctx.set_forkserver_preload([__name__])            # caller that may hold JAX threads
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_speak_child, args=(send, self._library, self._parent, text, voice_name, prosody),
+                        daemon=True)
+    child.start()
+    send.close()
+    try:
+      ok, result = receive.recv()
+    except EOFError:
+      child.join()
+      raise RuntimeError(f"espeak-ng child process died (exit code {child.exitcode}) speaking {text!r}") from None
+    finally:
+      receive.close()
+    child.join()
     if not ok:
       raise result
     return result
@@ -220,3 +179,50 @@ class Synthesizer:
     if peak > 0.99:
       audio *= 0.99 / peak
     return Utterance(audio=audio.astype(np.float32), phones=phones)
+
+
+def _speak_child(conn, library: str, parent: str, text: str, voice_name: bytes, prosody: Prosody) -> None:
+  """Child process body: speak once with a freshly loaded library and send (ok, result) back."""
+  try:
+    conn.send((True, _speak_once(library, parent, text, voice_name, prosody)))
+  except Exception as e:  # pylint: disable=broad-except
+    conn.send((False, e))
+  finally:
+    conn.close()
+
+
+def _speak_once(library: str, parent: str, text: str, voice_name: bytes, prosody: Prosody):
+  """(rate, int16 samples, [(sample, phoneme)]) from a library loaded in this process only."""
+  lib = ctypes.CDLL(library)
+  lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                               ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+  rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, parent.encode(),
+                               _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+  if rate <= 0:
+    raise RuntimeError(f"espeak_Initialize failed ({rate}) with data folder {parent}")
+  chunks, events = [], []
+
+  def on_audio(wav, n, ev):
+    i = 0
+    while ev[i].type != _EVENT_LIST_TERMINATED:
+      if ev[i].type == _EVENT_PHONEME:
+        events.append((ev[i].sample, ev[i].id.string.decode("utf-8", "replace")))
+      i += 1
+    if n > 0:
+      chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+    return 0
+
+  callback = _CALLBACK(on_audio)
+  lib.espeak_SetSynthCallback(callback)
+  rc = lib.espeak_SetVoiceByName(voice_name)
+  if rc != 0:   # espeak silently keeps the previous voice on failure: never let that pass
+    raise ValueError(f"espeak-ng rejected voice {voice_name.decode()!r} (rc={rc})")
+  for param, value in ((_RATE, prosody.rate), (_PITCH, prosody.pitch), (_RANGE, prosody.pitch_range),
+                       (_WORDGAP, prosody.word_gap), (_VOLUME, prosody.volume)):
+    lib.espeak_SetParameter(param, int(value), 0)
+  buf = text.encode("utf-8") + b"\0"
+  rc = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+  if rc != 0:
+    raise RuntimeError(f"espeak_Synth failed (rc={rc}) on {text!r}")
+  lib.espeak_Synchronize()
+  return rate, (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)), events

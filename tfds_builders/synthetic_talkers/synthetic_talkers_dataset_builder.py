@@ -11,6 +11,7 @@ test_unseen (held-out speakers, for zero-shot evaluation).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -106,9 +107,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     jobs = [(spec, cfg.num_speakers, cfg.seed) for spec in specs]
     desc = f"synthetic_talkers/{cfg.name} {specs[0].split if specs else ''}"
     parallel = workers > 1 and len(jobs) > 8
-    # spawn, not fork: the parent may hold JAX threads.
-    with (multiprocessing.get_context("spawn").Pool(workers) if parallel else contextlib.nullcontext()) as pool:
-      results = pool.imap(_work, jobs, chunksize=4) if parallel else map(_work, jobs)
+    # Spawned (the parent may hold JAX threads), non-daemonic workers: each starts a child per utterance.
+    pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if parallel else contextlib.nullcontext())
+    with pool:
+      results = pool.map(_work, jobs, chunksize=4) if parallel else map(_work, jobs)
       yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
 
   def _examples(self, results, templates, bases):

@@ -43,7 +43,8 @@ def _build(config, manual_dir, data_dir, **kwargs):
   return source.open_dataset(f"vocaset/{config}", data_dir=str(data_dir))
 
 
-@pytest.mark.parametrize("config,root", [("original", _ORIGINAL), ("faceformer", _FACEFORMER)])
+@pytest.mark.parametrize("config,root", [("original", _ORIGINAL), ("faceformer", _FACEFORMER)],
+                         ids=["original", "faceformer"])
 def test_fps_sample_rate_and_offsets(config, root, tmp_path):
   ds = _build(config, root, tmp_path)
   by_key = {}
