@@ -84,3 +84,8 @@ def test_build_data_builds_real_formats(dataset, tmp_path):
   assert "train" in proc.stdout and "validation" in proc.stdout and "built at" in proc.stdout
   ds = source.open_dataset(dataset, data_dir=str(tmp_path / "data"))
   assert ds.rig.has_regions == dataset.startswith("vocaset")
+  # The input pipeline takes every dataset unchanged: same schema, only D differs.
+  b = pipeline.train_batches(ds.splits["train"], window_frames=9, global_batch=2, seed=0)[0]
+  assert b["motion"].shape == (2, 9, ds.motion_dim) and b["audio"].shape == (2, 4800)
+  e = next(pipeline.eval_batches(ds.splits["test"], batch_size=2))
+  assert e["motion"].shape[2] == ds.motion_dim and e["valid"].sum() >= 1
