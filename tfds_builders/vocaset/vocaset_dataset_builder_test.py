@@ -20,22 +20,22 @@ fixtures.write_faceformer(_FACEFORMER)
 _SPLITS = {"train": 2, "validation": 1, "test": 2}
 
 
-class VocasetOriginalTest(tfds.testing.DatasetBuilderTestCase):
+class _Fixture:
+  """What both layouts' builder test cases share."""
   DATASET_CLASS = vb.Builder
+  SPLITS = _SPLITS
+  MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False     # the builder writes rig.npz with numpy
+  SKIP_CHECKSUMS = True                       # nothing is downloaded
+
+
+class VocasetOriginalTest(_Fixture, tfds.testing.DatasetBuilderTestCase):
   BUILDER_CONFIG_NAMES_TO_TEST = ["original"]
   EXAMPLE_DIR = _ORIGINAL
-  SPLITS = _SPLITS
-  MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False
-  SKIP_CHECKSUMS = True
 
 
-class VocasetFaceformerTest(tfds.testing.DatasetBuilderTestCase):
-  DATASET_CLASS = vb.Builder
+class VocasetFaceformerTest(_Fixture, tfds.testing.DatasetBuilderTestCase):
   BUILDER_CONFIG_NAMES_TO_TEST = ["faceformer"]
   EXAMPLE_DIR = _FACEFORMER
-  SPLITS = _SPLITS
-  MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False
-  SKIP_CHECKSUMS = True
 
 
 def _build(config, manual_dir, data_dir, **kwargs):
