@@ -1,0 +1,1 @@
+"""Diffusion math: the cosine log-SNR schedule, the variance-preserving process, losses and samplers."""

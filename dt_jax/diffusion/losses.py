@@ -1,0 +1,20 @@
+"""Diffusion losses: the x0 error weighted by the truncated SNR, max(SNR, 1), over masked frames."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+
+def snr_trunc(logsnr):
+  """max(SNR, 1) = max(exp(lambda), 1): the x0 loss weight ('truncated SNR' of Salimans & Ho)."""
+  return jnp.maximum(jnp.exp(logsnr), 1.0)
+
+
+def x0_loss(*, x_pred, x, logsnr, mask):
+  """[B] per-example weighted mean squared x0 error over valid frames.
+
+  x_pred, x: [B, T, D]; logsnr: [B]; mask: [B, T] (1 = real frame). Mean over D and valid frames, then times
+  max(SNR, 1).
+  """
+  err = jnp.mean(jnp.square(x_pred - x), axis=-1)                              # [B, T]
+  per_example = jnp.sum(err * mask, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+  return snr_trunc(logsnr) * per_example
