@@ -1,0 +1,1 @@
+"""Flax linen models: audio encoders, the contrastive personalizer, the denoiser, and the talker that joins them."""

@@ -1,0 +1,103 @@
+"""Audio encoders on the raw 16 kHz waveform, shaped like wav2vec2 / HuBERT (teacher) or small (student).
+
+waveform [B, S] -> strided conv feature extractor (wav2vec2: 7 layers, strides 5,2,2,2,2,2,2 -> 320x, 50 Hz)
+-> layer norm + projection -> grouped convolutional position embedding -> transformer -> features [B, N, C]
+-> linearly resampled to the motion's frame count [B, T, C] (30 fps), for any clip length.
+Parameter names follow the reference layout closely so pretrained weights can be mapped in later.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from dt_jax.models import layers
+
+SAMPLE_RATE = 16000
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+  conv_channels: tuple[int, ...] = (512,) * 7
+  conv_kernels: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
+  conv_strides: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
+  conv_norm: str = "group"          # "group": GroupNorm on the first conv (wav2vec2-base); "layer": every conv
+  width: int = 768
+  layers: int = 12
+  heads: int = 12
+  pos_conv_kernel: int = 128
+  pos_conv_groups: int = 16
+  norm_first: bool = False          # wav2vec2-base/HuBERT-base are post-norm; the large models pre-norm
+  dropout: float = 0.1
+
+  @property
+  def hop(self) -> int:
+    h = 1
+    for s in self.conv_strides:
+      h *= s
+    return h
+
+  @property
+  def receptive_field(self) -> int:
+    r, j = 1, 1
+    for k, s in zip(self.conv_kernels, self.conv_strides):
+      r += (k - 1) * j
+      j *= s
+    return r
+
+
+def num_features(cfg: EncoderConfig, samples: int) -> int:
+  n = samples
+  for k, s in zip(cfg.conv_kernels, cfg.conv_strides):
+    n = (n - k) // s + 1
+  return max(n, 0)
+
+
+def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig):
+  """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at 30 fps by linear interpolation in time."""
+  n = h.shape[1]
+  t_center = (jnp.arange(num_frames, dtype=jnp.float32) + 0.5) / 30.0 * SAMPLE_RATE       # [T] in samples
+  pos = (t_center - cfg.receptive_field / 2.0) / cfg.hop                                     # feature index
+  pos = jnp.clip(pos, 0.0, n - 1.0)
+  lo = jnp.floor(pos).astype(jnp.int32)
+  hi = jnp.minimum(lo + 1, n - 1)
+  w = (pos - lo)[None, :, None]
+  return h[:, lo] * (1.0 - w) + h[:, hi] * w
+
+
+class AudioEncoder(nn.Module):
+  cfg: EncoderConfig
+
+  @nn.compact
+  def __call__(self, audio, *, num_frames: int, train: bool = False):   # audio [B, S] -> [B, T, C]
+    cfg = self.cfg
+    if num_features(cfg, audio.shape[1]) < 1:
+      raise ValueError(f"{audio.shape[1]} samples are shorter than the encoder's receptive field "
+                       f"({cfg.receptive_field} samples)")
+    x = audio[..., None]                                                    # [B, S, 1]
+    for i, (c, k, s) in enumerate(zip(cfg.conv_channels, cfg.conv_kernels, cfg.conv_strides)):
+      x = nn.Conv(c, (k,), strides=(s,), padding="VALID", use_bias=cfg.conv_norm == "layer",
+                  name=f"conv_{i}")(x)
+      if cfg.conv_norm == "layer":
+        x = nn.LayerNorm(name=f"conv_norm_{i}")(x)
+      elif i == 0:
+        x = nn.GroupNorm(num_groups=c, name="conv_norm_0")(x)
+      x = nn.gelu(x, approximate=False)
+    x = nn.LayerNorm(name="feature_norm")(x)                                 # [B, N, C_conv]
+    x = nn.Dense(cfg.width, name="feature_projection")(x)
+    x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
+    pad = cfg.pos_conv_kernel // 2
+    pos = nn.Conv(cfg.width, (cfg.pos_conv_kernel,), padding=[(pad, pad)], feature_group_count=cfg.pos_conv_groups,
+                  name="pos_conv")(x)
+    pos = pos[:, : x.shape[1]] if cfg.pos_conv_kernel % 2 == 0 else pos
+    x = x + nn.gelu(pos, approximate=False)
+    if not cfg.norm_first:
+      x = nn.LayerNorm(name="encoder_norm")(x)
+    x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
+    for i in range(cfg.layers):
+      x = layers.TransformerBlock(cfg.width, cfg.heads, dropout=cfg.dropout, norm_first=cfg.norm_first,
+                                  name=f"layer_{i}")(x, train=train)
+    if cfg.norm_first:
+      x = nn.LayerNorm(name="encoder_norm")(x)
+    return resample_to_frames(x, num_frames=num_frames, cfg=cfg)

@@ -1,0 +1,34 @@
+"""The denoiser: a transformer over frames mapping z_t [B, T, D] to the x0 prediction, conditioned on the audio
+features, the personalised embedding and the noise level. Works for D = 52 and D = 15069 alike."""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+
+from dt_jax.models import layers
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoiserConfig:
+  width: int = 256
+  layers: int = 4
+  heads: int = 4
+  dropout: float = 0.1
+
+
+class Denoiser(nn.Module):
+  cfg: DenoiserConfig
+  motion_dim: int
+
+  @nn.compact
+  def __call__(self, z, *, audio_feats, personal, logsnr, mask, train: bool = False):
+    cfg = self.cfg                                   # z [B, T, D], audio_feats [B, T, C], personal [B, T, d]
+    noise = nn.Dense(cfg.width, name="noise_out")(nn.silu(nn.Dense(cfg.width, name="noise_in")(
+        layers.logsnr_embedding(logsnr, cfg.width))))                               # [B, W]
+    h = (nn.Dense(cfg.width, name="motion_in")(z) + nn.Dense(cfg.width, name="audio_in")(audio_feats)
+         + nn.Dense(cfg.width, name="personal_in")(personal) + noise[:, None])
+    for i in range(cfg.layers):
+      h = layers.TransformerBlock(cfg.width, cfg.heads, dropout=cfg.dropout, name=f"layer_{i}")(
+          h, mask=mask, train=train)
+    return nn.Dense(self.motion_dim, name="motion_out")(nn.LayerNorm(name="out_norm")(h))   # [B, T, D]

@@ -1,0 +1,38 @@
+"""Shared layers: a transformer block with key masks, and the noise-level embedding."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import flax.linen as nn
+import numpy as np
+
+
+class TransformerBlock(nn.Module):
+  """Self-attention + MLP; pre-norm (`norm_first`) or post-norm (wav2vec2-base style)."""
+  width: int
+  heads: int
+  mlp_ratio: int = 4
+  dropout: float = 0.0
+  norm_first: bool = True
+
+  @nn.compact
+  def __call__(self, x, *, mask=None, train: bool = False):   # x [B, N, C], mask [B, N] (1 = real)
+    attn_mask = None if mask is None else nn.make_attention_mask(mask > 0, mask > 0)
+    attend = nn.MultiHeadDotProductAttention(num_heads=self.heads, dropout_rate=self.dropout,
+                                             deterministic=not train, name="attention")
+    mlp = lambda h: nn.Dense(self.width, name="mlp_out")(nn.gelu(nn.Dense(self.width * self.mlp_ratio,
+                                                                          name="mlp_in")(h)))
+    drop = nn.Dropout(self.dropout, deterministic=not train)
+    if self.norm_first:
+      h = nn.LayerNorm(name="norm1")(x)
+      x = x + drop(attend(h, h, mask=attn_mask))
+      return x + drop(mlp(nn.LayerNorm(name="norm2")(x)))
+    x = nn.LayerNorm(name="norm1")(x + drop(attend(x, x, mask=attn_mask)))
+    return nn.LayerNorm(name="norm2")(x + drop(mlp(x)))
+
+
+def logsnr_embedding(logsnr, dim: int):
+  """[B, dim] sinusoidal features of the log-SNR (scaled to roughly [-1, 1] first)."""
+  half = dim // 2
+  freqs = jnp.exp(-np.log(1000.0) * jnp.arange(half, dtype=jnp.float32) / max(half - 1, 1))
+  angle = (logsnr[:, None] / 20.0) * 1000.0 * freqs[None]
+  return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)

@@ -1,0 +1,93 @@
+"""Models: shapes for any clip length, masks, ablation switches, and the encoder's frame alignment."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dt_jax.models import audio_encoder as ae
+from dt_jax.models import denoiser as dn
+from dt_jax.models import personalizer as pz
+from dt_jax.models import talker
+
+ENC = ae.EncoderConfig(conv_channels=(16,) * 7, width=16, layers=1, heads=2, pos_conv_kernel=8, pos_conv_groups=2,
+                       dropout=0.0)
+
+
+def _cfg(dim=52, **personal):
+  return talker.TalkerConfig(encoder=ENC, personalizer=pz.PersonalizerConfig(width=16, num_speakers=4, heads=2,
+                                                                             **personal),
+                             denoiser=dn.DenoiserConfig(width=16, layers=1, heads=2, dropout=0.0), motion_dim=dim)
+
+
+@functools.lru_cache(maxsize=None)
+def _init(cfg, frames=30):
+  m = talker.Talker(cfg)
+  args = (jnp.zeros((1, frames * 1600 // 3)), jnp.zeros((1, frames, cfg.motion_dim)), jnp.zeros((1,)),
+          jnp.ones((1, frames)))
+  return jax.jit(m.apply), jax.jit(m.init)(jax.random.PRNGKey(0), *args)
+
+
+@pytest.mark.parametrize("frames", [9, 31, 64])
+def test_any_clip_length(frames):
+  m, params = _init(_cfg())
+  audio = jax.random.normal(jax.random.PRNGKey(1), (2, round(frames * 16000 / 30)))
+  out, aux = m(params, audio, jnp.zeros((2, frames, 52)), jnp.zeros((2,)), jnp.ones((2, frames)))
+  assert out.shape == (2, frames, 52) and aux["identity_logits"].shape == (2, 4)
+
+
+def test_vertex_dimension():
+  m, params = _init(_cfg(dim=15069), frames=12)
+  out, _ = m(params, jnp.zeros((1, 6400)), jnp.zeros((1, 12, 15069)), jnp.zeros((1,)), jnp.ones((1, 12)))
+  assert out.shape == (1, 12, 15069)
+
+
+def test_padding_does_not_change_real_frames():
+  m, params = _init(_cfg())
+  audio = jax.random.normal(jax.random.PRNGKey(2), (1, 16000))
+  z = jax.random.normal(jax.random.PRNGKey(3), (1, 30, 52))
+  mask = jnp.ones((1, 30)).at[:, 20:].set(0.0)
+  a, _ = m(params, audio, z, jnp.zeros((1,)), mask)
+  b, _ = m(params, audio, z.at[:, 20:].set(9.0), jnp.zeros((1,)), mask)
+  np.testing.assert_allclose(a[:, :20], b[:, :20], atol=1e-5)
+
+
+def test_ablations_drop_their_branch():
+  for ident, emo, keys in ((False, True, {"emotion_logits", "emotion_embedding"}),
+                           (True, False, {"identity_logits", "identity_embedding"}), (False, False, set())):
+    m = talker.Talker(_cfg(use_identity=ident, use_emotion=emo))
+    args = (jnp.zeros((1, 16000)), jnp.zeros((1, 30, 52)), jnp.zeros((1,)), jnp.ones((1, 30)))
+    params = jax.eval_shape(m.init, jax.random.PRNGKey(0), *args)          # traced, not compiled
+    _, aux = jax.eval_shape(m.apply, params, *args)
+    assert set(aux) == keys
+    names = {jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)}
+    assert any("identity_library" in n for n in names) == ident
+    assert any("emotion_library" in n for n in names) == emo
+
+
+def test_contrastive_loss_prefers_the_right_row():
+  aux = {"identity_logits": jnp.array([[5.0, 0.0], [0.0, 5.0]])}
+  losses = pz.contrastive_losses(aux, speaker=jnp.array([0, 0]), emotion=None)
+  assert float(losses["identity"][0]) < 0.01 < float(losses["identity"][1])
+
+
+def test_frame_resampling_is_aligned():
+  # A feature that equals its own time in samples: resampled frames land on the frame centres.
+  n = 100
+  centre = jnp.arange(n, dtype=jnp.float32) * ENC.hop + ENC.receptive_field / 2.0
+  out = ae.resample_to_frames(centre[None, :, None], num_frames=30, cfg=ENC)
+  np.testing.assert_allclose(out[0, :, 0], (np.arange(30) + 0.5) / 30 * 16000, atol=1e-2)
+
+
+def test_too_short_audio_is_a_clear_error():
+  m, params = _init(_cfg())
+  with pytest.raises(ValueError, match="receptive field"):
+    m(params, jnp.zeros((1, 200)), jnp.zeros((1, 1, 52)), jnp.zeros((1,)), jnp.ones((1, 1)))
+
+
+def test_paper_scale_encoder_is_hubert_base_sized():
+  shapes = jax.eval_shape(lambda: ae.AudioEncoder(ae.EncoderConfig()).init(
+      jax.random.PRNGKey(0), jnp.zeros((1, 16000)), num_frames=30))
+  millions = sum(x.size for x in jax.tree.leaves(shapes)) / 1e6
+  assert 90 < millions < 100                                     # HuBERT-base: 94.7 M
