@@ -1,0 +1,1 @@
+"""Training: state, optimizer, the pure train step, sharding, checkpoints and the loop."""

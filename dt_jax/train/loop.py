@@ -1,0 +1,159 @@
+"""The teacher training loop: data -> sharded jitted steps -> logs and checkpoints, resumable at any point.
+
+A restarted run restores the latest checkpoint and reads the data stream from that step (the pipeline's order
+depends only on (seed, step)), so a run killed at any moment and started again with the same command ends where
+an uninterrupted run would. SIGTERM saves first; a NaN or Inf loss stops the run with a clear message and keeps
+the last good checkpoint (checkpoints are only written after their state's loss was checked).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from dt_jax.data import pipeline
+from dt_jax.data import sharding as data_sharding
+from dt_jax.data import source
+from dt_jax.models import audio_encoder
+from dt_jax.models import denoiser
+from dt_jax.models import personalizer
+from dt_jax.models import talker
+from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import optimizer
+from dt_jax.train import sharding
+from dt_jax.train import state as state_lib
+from dt_jax.train import step as step_lib
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss became NaN or Inf."""
+
+
+def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
+  enc = dict(cfg.model.encoder)
+  enc["conv_channels"] = tuple(enc["conv_channels"])
+  return talker.Talker(talker.TalkerConfig(
+      encoder=audio_encoder.EncoderConfig(**enc),
+      personalizer=personalizer.PersonalizerConfig(num_speakers=len(ds.speakers), num_emotions=len(ds.emotions),
+                                                   **dict(cfg.model.personalizer)),
+      denoiser=denoiser.DenoiserConfig(**dict(cfg.model.denoiser)), motion_dim=ds.motion_dim))
+
+
+def step_config(cfg) -> step_lib.StepConfig:
+  return step_lib.StepConfig(num_steps=cfg.diffusion.num_steps, w_identity=cfg.train.w_identity,
+                             w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay)
+
+
+class _Logs:
+  """Metrics to `metrics.jsonl` and TensorBoard events in the workdir (process 0 only)."""
+
+  def __init__(self, workdir: str, enabled: bool):
+    self.enabled = enabled
+    if enabled:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+
+  def write(self, step: int, metrics: dict) -> None:
+    if not self.enabled:
+      return
+    self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+    self.jsonl.flush()
+    for k, v in metrics.items():
+      self.tb.add_scalar(k, v, step)
+    self.tb.flush()
+
+  def close(self):
+    if self.enabled:
+      self.jsonl.close()
+      self.tb.close()
+
+
+def init_state(model, tx, batch, *, seed: int, mesh, rules):
+  """The train state created directly in its shardings (jit with out_shardings, after eval_shape)."""
+  def make(rng):
+    params = model.init({"params": rng, "dropout": rng}, batch["audio"], batch["motion"],
+                        jnp.zeros(batch["motion"].shape[0]), batch["mask"])["params"]
+    return state_lib.create(params, tx)
+  rng = jax.random.PRNGKey(seed)
+  shardings = sharding.tree_shardings(jax.eval_shape(make, rng), mesh, rules=rules)
+  return jax.jit(make, out_shardings=shardings)(rng), shardings
+
+
+def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, batches: int = 4) -> float:
+  """Mean loss on fixed validation windows with fixed noise (comparable across steps)."""
+  data = pipeline.train_batches(ds.splits["validation"], window_frames=cfg.data.window_frames,
+                                global_batch=cfg.data.global_batch, seed=12345,
+                                process_index=jax.process_index(), process_count=jax.process_count())
+  vals = [float(eval_fn(params, data_sharding.global_batch(data[i], mesh), jax.random.PRNGKey(i)))
+          for i in range(batches)]
+  return float(np.mean(vals))
+
+
+def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
+  """Trains to cfg.train.steps (or stops after `stop_after` steps of this call); returns the final metrics."""
+  os.makedirs(workdir, exist_ok=True)
+  ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
+  mesh = data_sharding.data_mesh()
+  model = model_from_config(cfg, ds)
+  tx = optimizer.make(learning_rate=cfg.train.learning_rate, warmup_steps=cfg.train.warmup_steps,
+                      total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+  scfg = step_config(cfg)
+  rules = [tuple(r) for r in cfg.sharding.rules]
+  data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
+                           global_batch=cfg.data.global_batch, seed=cfg.train.seed,
+                           process_index=jax.process_index(), process_count=jax.process_count())
+  first = data_sharding.global_batch(data()[0], mesh)
+  state, state_sh = init_state(model, tx, first, seed=cfg.train.seed, mesh=mesh, rules=rules)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
+  start = ckpt.latest_step() or 0
+  if start:
+    state = ckpt.restore(ckpt_lib.abstract(state))
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(cfg.to_json_best_effort(indent=1))
+
+  step_fn = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, cfg=scfg),
+                    in_shardings=(state_sh, None, None),
+                    out_shardings=(state_sh, None), donate_argnums=0)
+  eval_fn = jax.jit(lambda p, b, r: step_lib.loss_fn(p, b, r, model=model, cfg=scfg, train=False)[0])
+  logs = _Logs(workdir, jax.process_index() == 0)
+  stop = {"term": False}
+  previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(term=True))
+  end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
+  stream = data(start_step=start)
+  rng = jax.random.PRNGKey(cfg.train.seed + 1)
+  last, t0 = {}, time.time()
+  try:
+    bar = tqdm.tqdm(range(start, end), initial=start, total=cfg.train.steps, desc="train", unit="step",
+                    disable=jax.process_index() != 0)
+    for step in bar:
+      batch = data_sharding.global_batch(stream[step - start], mesh)
+      state, metrics = step_fn(state, batch, rng)
+      done = step + 1
+      if done % cfg.train.log_every == 0 or done == end or done % cfg.train.save_every == 0 or stop["term"]:
+        last = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
+        if not all(np.isfinite(v) for v in last.values()):
+          raise NonFiniteLossError(
+              f"step {done}: loss is not finite ({last}); stopped. The last good checkpoint "
+              f"(step {ckpt.latest_step()}) is kept in {workdir}/checkpoints; lower the learning rate or check the data.")
+        last["train/steps_per_s"] = (done - start) / (time.time() - t0)
+        logs.write(done, last)
+        bar.set_postfix(loss=f"{last['train/loss']:.4f}")
+      if done % cfg.train.save_every == 0 or done == end or stop["term"]:
+        ckpt.save(done, state)
+      if stop["term"]:
+        break
+    last["val/loss"] = validation_loss(eval_fn, state.params, ds, cfg, mesh)
+    logs.write(int(state.step), {"val/loss": last["val/loss"]})
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+    logs.close()
+    ckpt.close()
+  return {"step": int(state.step), **last, "state": state, "model": model, "dataset": ds}
