@@ -102,6 +102,9 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   os.makedirs(workdir, exist_ok=True)
   ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
   mesh = data_sharding.data_mesh()
+  if cfg.data.global_batch % mesh.size:
+    raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices; set "
+                     f"--config.data.global_batch to a multiple of {mesh.size}")
   model = model_from_config(cfg, ds)
   tx = optimizer.make(learning_rate=cfg.train.learning_rate, warmup_steps=cfg.train.warmup_steps,
                       total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)

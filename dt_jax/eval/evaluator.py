@@ -1,0 +1,103 @@
+"""Evaluating a trained model (or a baseline) on a whole split: sample every sequence uncropped, then metrics.
+
+Samples are drawn with DDIM from fixed-seed noise (one compiled sampler per step count); each seed is scored
+separately and the report gives the mean and spread over seeds.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+
+from dt_jax.data import pipeline
+from dt_jax.data import source
+from dt_jax.diffusion import samplers
+from dt_jax.eval import metrics
+from dt_jax.models import talker
+from dt_jax.train import checkpoint as ckpt_lib
+
+
+def load_run(workdir: str, *, data_dir: str | None = None):
+  """(config, dataset, model, EMA params) of a training workdir's latest checkpoint."""
+  from dt_jax.train import loop  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{workdir} has no config.json: not a training workdir")
+  cfg = ml_collections.ConfigDict(json.load(open(path)))
+  if data_dir:
+    cfg.data.data_dir = data_dir
+  ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
+  if ckpt.latest_step() is None:
+    raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint")
+  restored = ckpt.manager.restore(ckpt.latest_step())
+  ckpt.close()
+  return cfg, ds, loop.model_from_config(cfg, ds), restored["ema_params"]
+
+
+def diffusion_predictor(model: talker.Talker, params, *, num_steps: int):
+  """predict(batch, seed) -> motion [B, T, D] sampled in `num_steps` DDIM steps."""
+  @jax.jit
+  def run(params, audio, mask, z_init):
+    feats, personal, _ = model.apply({"params": params}, audio, mask, method=talker.Talker.encode)
+    denoise = lambda z, logsnr: model.apply({"params": params}, z, logsnr, feats, personal, mask,
+                                            method=talker.Talker.denoise)
+    return samplers.sample(denoise, z_init=z_init, num_steps=num_steps)
+
+  def predict(batch, seed):
+    z = jax.random.normal(jax.random.PRNGKey(seed), batch["motion"].shape)
+    return run(params, batch["audio"], batch["mask"], z)
+  return predict
+
+
+def static_predictor(batch, seed):
+  """The neutral face (zero weights / zero offsets): the floor every model must beat."""
+  del seed
+  return jnp.zeros_like(batch["motion"])
+
+
+def _points(motion, speaker, ds, space):
+  """Motion [B, T, D] -> (points [B, T, V, C], template [B, V, C]) in the metric space."""
+  if space.name == "coefficients":
+    return metrics.coefficient_points(motion), jnp.zeros(motion.shape[:1] + motion.shape[2:] + (1,))
+  rig = ds.rig
+  rows = np.array([rig.speaker_index(int(s)) for s in speaker])
+  template = jnp.asarray(rig.templates[rows])
+  if rig.basis is not None:
+    return metrics.blendshapes_to_vertices(motion, template=template, basis=jnp.asarray(rig.basis[rows])), template
+  return template[:, None] + motion.reshape(motion.shape[:2] + (-1, 3)), template
+
+
+def evaluate(ds, split: str, predict, *, seeds=(0,), batch_size: int = 16) -> dict:
+  """{'space', 'per_seed': [...], 'mean': {...}, 'std': {...}} of LVE/EVE/MVE/FDD (paper units) on a split."""
+  space = metrics.space_for(ds.rig, motion_dim=ds.motion_dim)
+  stats_fn = jax.jit(lambda p, g, t, m: metrics.sequence_stats(p, g, template=t, mask=m, regions=space.regions))
+  batches = list(pipeline.eval_batches(ds.splits[split], batch_size=batch_size, split=split))
+  per_seed = []
+  for seed in seeds:
+    acc = metrics.Accumulator()
+    for batch in tqdm.tqdm(batches, desc=f"eval {split} seed {seed}", unit="batch", leave=False):
+      pred = predict(batch, seed)
+      p, template = _points(pred, batch["speaker"], ds, space)
+      g, _ = _points(jnp.asarray(batch["motion"]), batch["speaker"], ds, space)
+      acc.add(stats_fn(p, g, template, jnp.asarray(batch["mask"])), valid=batch["valid"])
+    per_seed.append(metrics.in_paper_units(acc.result()))
+  keys = ("lve", "eve", "mve", "fdd", "abs_fdd")
+  return {"space": metrics.describe(space), "split": split, "per_seed": per_seed,
+          "mean": {k: float(np.mean([r[k] for r in per_seed])) for k in keys},
+          "std": {k: float(np.std([r[k] for r in per_seed])) for k in keys}}
+
+
+def table(rows: dict) -> str:
+  """Markdown table: one row per name of {name: evaluate(...) result}."""
+  lines = ["| model | LVE (x1e-5) | EVE (x1e-5) | MVE (x1e-5) | FDD (x1e-7) | abs FDD |", "|---|---|---|---|---|---|"]
+  for name, r in rows.items():
+    m, s = r["mean"], r["std"]
+    lines.append(f"| {name} | {m['lve']:.3f} ± {s['lve']:.3f} | {m['eve']:.3f} ± {s['eve']:.3f} | "
+                 f"{m['mve']:.3f} | {m['fdd']:.3f} | {m['abs_fdd']:.3f} |")
+  return "\n".join(lines)

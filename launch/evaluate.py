@@ -1,0 +1,48 @@
+"""Samples every sequence of a split whole and scores LVE, EVE, MVE and FDD (DESIGN.md §5).
+
+  python launch/evaluate.py --checkpoint=runs/teacher --split=test --num_steps=16 --seeds=3
+  python launch/evaluate.py --checkpoint=runs/teacher --split=test --baseline=static
+Writes <out>/eval_<split>.json and prints a table.
+"""
+import json
+import os
+
+from absl import app
+from absl import flags
+
+from dt_jax.eval import evaluator
+
+_CKPT = flags.DEFINE_string("checkpoint", None, "A training workdir.", required=True)
+_SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
+_STEPS = flags.DEFINE_integer("num_steps", 16, "DDIM steps.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
+_BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
+_BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
+_OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the checkpoint folder).")
+
+
+def main(argv):
+  del argv
+  cfg, ds, model, params = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  del cfg
+  rows = {}
+  if _BASELINE.value == "static":
+    rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, evaluator.static_predictor, seeds=(0,),
+                                                     batch_size=_BATCH.value)
+  else:
+    predict = evaluator.diffusion_predictor(model, params, num_steps=_STEPS.value)
+    rows[f"{_STEPS.value}-step"] = evaluator.evaluate(ds, _SPLIT.value, predict, seeds=tuple(range(_SEEDS.value)),
+                                                      batch_size=_BATCH.value)
+  out = _OUT.value or _CKPT.value
+  os.makedirs(out, exist_ok=True)
+  name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{_STEPS.value}step'}.json"
+  with open(os.path.join(out, name), "w") as f:
+    json.dump(rows, f, indent=1)
+  print(next(iter(rows.values()))["space"])
+  print(evaluator.table(rows))
+  print(f"wrote {os.path.join(out, name)}")
+
+
+if __name__ == "__main__":
+  app.run(main)
