@@ -63,7 +63,7 @@ def test_fsdp_rules_shard_what_divides():
 def _final_params(workdir):
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
   step = ckpt.latest_step()
-  restored = ckpt.manager.restore(step)
+  restored = ckpt.restore_local(step)
   ckpt.close()
   return step, restored
 
@@ -100,3 +100,23 @@ def test_tiny_teacher_learns(tiny_data_dir, tmp_path):
   start = loop.train(cfg, str(tmp_path / "w0"), stop_after=0)["val/loss"]
   end = loop.train(cfg, str(tmp_path / "w1"))["val/loss"]
   assert end < 0.5 * start, (start, end)
+
+
+@pytest.mark.slow
+def test_two_processes_agree_with_one(tiny_data_dir, tmp_path):
+  base = [sys.executable, "launch/train.py", "--config=configs/ours16.py:dataset=synthetic_talkers,scale=tiny",
+          f"--config.data.data_dir={tiny_data_dir}", "--config.train.steps=1", "--config.train.save_every=1"]
+  env = dict(os.environ, XLA_FLAGS="")                             # one CPU device per process
+  port = 20000 + os.getpid() % 20000
+  procs = [subprocess.Popen(base + [f"--workdir={tmp_path / 'two'}", f"--coordinator=127.0.0.1:{port}",
+                                    "--num_processes=2", f"--process_id={i}"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+  one = subprocess.run(base + [f"--workdir={tmp_path / 'one'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+  outs = [p.communicate(timeout=300) for p in procs]
+  assert one.returncode == 0, one.stderr[-2000:]
+  assert all(p.returncode == 0 for p in procs), outs[0][1][-2000:] + outs[1][1][-2000:]
+  (s1, a), (s2, b) = _final_params(tmp_path / "one"), _final_params(tmp_path / "two")
+  assert s1 == s2 == 1
+  for x, y in zip(jax.tree.leaves(a["params"]), jax.tree.leaves(b["params"])):
+    np.testing.assert_allclose(x, y, atol=1e-5)

@@ -35,7 +35,7 @@ def load_run(workdir: str, *, data_dir: str | None = None):
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
   if ckpt.latest_step() is None:
     raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint")
-  restored = ckpt.manager.restore(ckpt.latest_step())
+  restored = ckpt.restore_local()
   ckpt.close()
   return cfg, ds, loop.model_from_config(cfg, ds), restored["ema_params"]
 

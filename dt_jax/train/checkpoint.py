@@ -15,7 +15,8 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int = 3):
     self.manager = ocp.CheckpointManager(
-        os.path.abspath(directory), options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        os.path.abspath(directory), options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+        item_handlers=ocp.StandardCheckpointHandler())
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -29,6 +30,16 @@ class Checkpointer:
     """The state at `step` (default: latest) laid out like `abstract_state` (ShapeDtypeStructs with shardings)."""
     step = self.latest_step() if step is None else step
     return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+  def restore_local(self, step: int | None = None):
+    """The state at `step` (default: latest) on this process's first device, whatever topology saved it
+    (for evaluation and export of a run trained on many devices or hosts)."""
+    step = self.latest_step() if step is None else step
+    meta = self.manager.item_metadata(step)
+    meta = getattr(meta, "tree", meta)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta)
+    return self.manager.restore(step, args=ocp.args.StandardRestore(target))
 
   def close(self) -> None:
     self.manager.wait_until_finished()
