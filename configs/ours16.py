@@ -17,7 +17,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                 global_batch={"tiny": 4, "small": 16, "paper": 64}[scale])
   c.model = common.model(scale)
   c.diffusion = dict(num_steps=16)
-  c.train = dict(steps={"tiny": 40, "small": 3000, "paper": 200_000}[scale], learning_rate=1e-3 if scale != "paper"
+  c.train = dict(steps={"tiny": 40, "small": 2000, "paper": 200_000}[scale], learning_rate=1e-3 if scale != "paper"
                  else 2e-4, warmup_steps={"tiny": 5, "small": 200, "paper": 5000}[scale], weight_decay=1e-4,
                  clip_norm=1.0, ema_decay=0.999 if scale != "tiny" else 0.9, w_identity=0.1, w_emotion=0.1,
                  seed=0, log_every={"tiny": 10, "small": 50, "paper": 200}[scale],

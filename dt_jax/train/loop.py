@@ -33,7 +33,12 @@ from dt_jax.train import step as step_lib
 
 
 class NonFiniteLossError(FloatingPointError):
-  """The loss became NaN or Inf."""
+  """The loss (or the parameters) became NaN or Inf."""
+
+
+@jax.jit
+def all_finite(tree):
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
@@ -150,6 +155,10 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
         logs.write(done, last)
         bar.set_postfix(loss=f"{last['train/loss']:.4f}")
       if done % cfg.train.save_every == 0 or done == end or stop["term"]:
+        if not bool(all_finite(state.params)):       # never write a checkpoint that cannot be resumed from
+          raise NonFiniteLossError(
+              f"step {done}: parameters are no longer finite; stopped. The last good checkpoint "
+              f"(step {ckpt.latest_step()}) is kept in {workdir}/checkpoints; lower the learning rate.")
         ckpt.save(done, state)
       if stop["term"]:
         break
