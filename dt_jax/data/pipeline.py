@@ -12,13 +12,10 @@ import dataclasses
 import grain
 import numpy as np
 
+from dt_jax.data import audio as audio_lib
 from dt_jax.data import source as source_lib
 
-FPS, SAMPLE_RATE = source_lib.FPS, source_lib.SAMPLE_RATE
-
-
-def samples_for(frames: int) -> int:
-  return int(round(frames * SAMPLE_RATE / FPS))
+samples_for = audio_lib.samples_for
 
 
 @dataclasses.dataclass(frozen=True)

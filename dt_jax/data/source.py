@@ -12,10 +12,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from dt_jax.data.audio import FPS
+from dt_jax.data.audio import SAMPLE_RATE
 from dt_jax.face import rig as rig_lib
-
-FPS = 30
-SAMPLE_RATE = 16000
 
 
 def register(name: str) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import scipy.ndimage
 
+from dt_jax.data import audio as audio_lib
 from dt_jax.face import arkit
 from tfds_builders.synthetic_talkers import visemes as vis
 
@@ -55,8 +56,7 @@ def num_frames(num_samples: int) -> int:
   return max(1, int(round(num_samples / SAMPLE_RATE * FPS)))
 
 
-def num_samples(frames: int) -> int:
-  return int(round(frames * SAMPLE_RATE / FPS))
+num_samples = audio_lib.samples_for     # S = round(T * 16000 / 30), the shared schema's alignment
 
 
 def segments(phones, lead_s: float):
