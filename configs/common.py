@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ml_collections
 
-DATASETS = {   # dataset arg -> (TFDS name per scale, speakers, emotions)
+DATASETS = {   # dataset arg -> ({scale: TFDS name where it differs}, default TFDS name)
     "synthetic_talkers": ({"tiny": "synthetic_talkers/tiny"}, "synthetic_talkers"),
     "vocaset": ({}, "vocaset/original"),
     "etf3d": ({}, "etf3d"),

@@ -20,11 +20,11 @@ from dt_jax.diffusion import samplers
 from dt_jax.eval import metrics
 from dt_jax.models import talker
 from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import loop
 
 
 def load_run(workdir: str, *, data_dir: str | None = None):
   """(config, dataset, model, EMA params) of a training workdir's latest checkpoint."""
-  from dt_jax.train import loop  # pylint: disable=g-import-not-at-top
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{workdir} has no config.json: not a training workdir")

@@ -16,8 +16,8 @@ from dt_jax.data import audio as audio_lib
 from dt_jax.face import arkit
 from tfds_builders.synthetic_talkers import visemes as vis
 
-FPS = 30
-SAMPLE_RATE = 16000
+FPS = audio_lib.FPS
+SAMPLE_RATE = audio_lib.SAMPLE_RATE
 _SUB = 4                     # coarticulation runs at FPS * _SUB = 120 Hz
 _I = arkit.INDEX
 _ROUND = [_I[n] for n in ("mouthPucker", "mouthFunnel")]
