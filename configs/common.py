@@ -29,6 +29,14 @@ def dataset_name(dataset: str, scale: str) -> str:
   return per_scale.get(scale, default)
 
 
+def data(args: dict) -> ml_collections.ConfigDict:
+  scale = args["scale"]
+  return ml_collections.ConfigDict(dict(
+      name=dataset_name(args["dataset"], scale), data_dir="data", manual_dir="",
+      window_frames={"tiny": 30, "small": 60, "paper": 120}[scale],
+      global_batch={"tiny": 4, "small": 16, "paper": 64}[scale]))
+
+
 def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
   """Audio encoder blocks. Teacher `paper` = HuBERT/wav2vec2-base (12 x 768); the student is small at every scale."""
   if scale not in SCALES:
@@ -41,11 +49,12 @@ def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(conv_channels=(conv,) * 7, width=width,
                                         layers={"tiny": 1, "small": 2, "paper": 3}[scale] if not student else 1,
                                         heads=2 if scale == "tiny" else 4, pos_conv_kernel=16, pos_conv_groups=4,
-                                        norm_first=True, dropout=0.0 if scale == "tiny" else 0.1))
+                                        norm_first=True, dropout=0.0 if scale == "tiny" else 0.1,
+                                        conv_norm="layer", normalize_waveform=True))
 
 
 def model(scale: str) -> ml_collections.ConfigDict:
-  width = {"tiny": 32, "small": 128, "paper": 512}[scale]
+  width = {"tiny": 32, "small": 128, "paper": 384}[scale]
   return ml_collections.ConfigDict(dict(
       encoder=encoder(scale),
       personalizer=dict(width=width, heads=2 if scale == "tiny" else 4, temperature=0.1, use_identity=True,

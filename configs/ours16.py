@@ -12,9 +12,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   args = common.parse(arg, dataset="synthetic_talkers", scale="small")
   scale = args["scale"]
   c = ml_collections.ConfigDict()
-  c.data = dict(name=common.dataset_name(args["dataset"], scale), data_dir="data", manual_dir="",
-                window_frames={"tiny": 30, "small": 60, "paper": 120}[scale],
-                global_batch={"tiny": 4, "small": 16, "paper": 64}[scale])
+  c.data = common.data(args)
   c.model = common.model(scale)
   c.diffusion = dict(num_steps=16)
   c.train = dict(steps={"tiny": 40, "small": 2000, "paper": 200_000}[scale], learning_rate=1e-3 if scale != "paper"

@@ -14,7 +14,7 @@ from dt_jax.eval import evaluator
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "A training workdir.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
-_STEPS = flags.DEFINE_integer("num_steps", 16, "DDIM steps.")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
@@ -24,19 +24,19 @@ _OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the check
 
 def main(argv):
   del argv
-  cfg, ds, model, params = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
-  del cfg
+  run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
   rows = {}
   if _BASELINE.value == "static":
     rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, evaluator.static_predictor, seeds=(0,),
                                                      batch_size=_BATCH.value)
   else:
-    predict = evaluator.diffusion_predictor(model, params, num_steps=_STEPS.value)
-    rows[f"{_STEPS.value}-step"] = evaluator.evaluate(ds, _SPLIT.value, predict, seeds=tuple(range(_SEEDS.value)),
+    predict = evaluator.diffusion_predictor(run.model, run.params, num_steps=steps, stats=run.stats)
+    rows[f"{steps}-step"] = evaluator.evaluate(ds, _SPLIT.value, predict, seeds=tuple(range(_SEEDS.value)),
                                                       batch_size=_BATCH.value)
   out = _OUT.value or _CKPT.value
   os.makedirs(out, exist_ok=True)
-  name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{_STEPS.value}step'}.json"
+  name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{steps}step'}.json"
   with open(os.path.join(out, name), "w") as f:
     json.dump(rows, f, indent=1)
   print(next(iter(rows.values()))["space"])

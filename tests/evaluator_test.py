@@ -30,8 +30,9 @@ def test_trained_run_samples_and_scores(tiny_data_dir, tmp_path):
   with pytest.raises(ValueError, match="does not divide over 8 devices"):
     loop.train(_tiny_cfg(tiny_data_dir, global_batch=4), str(tmp_path / "bad"))
   loop.train(_tiny_cfg(tiny_data_dir, global_batch=8), str(tmp_path / "run"))
-  _, ds, model, params = evaluator.load_run(str(tmp_path / "run"))
-  predict = evaluator.diffusion_predictor(model, params, num_steps=2)
+  run = evaluator.load_run(str(tmp_path / "run"))
+  ds = run.dataset
+  predict = evaluator.diffusion_predictor(run.model, run.params, num_steps=2, stats=run.stats)
   r = evaluator.evaluate(ds, "test_unseen", predict, seeds=(0, 1), batch_size=8)
   assert len(r["per_seed"]) == 2 and all(np.isfinite(v) for v in r["mean"].values())
   assert r["per_seed"][0]["lve"] != r["per_seed"][1]["lve"]        # seeds change the noise

@@ -91,3 +91,14 @@ def test_paper_scale_encoder_is_hubert_base_sized():
       jax.random.PRNGKey(0), jnp.zeros((1, 16000)), num_frames=30))
   millions = sum(x.size for x in jax.tree.leaves(shapes)) / 1e6
   assert 90 < millions < 100                                     # HuBERT-base: 94.7 M
+
+
+def test_waveform_normalisation_ignores_padding():
+  audio = 0.1 * jax.random.normal(jax.random.PRNGKey(4), (1, 8000)) + 0.3
+  mask = ae.sample_mask_from_frames(jnp.ones((1, 15)), 8000)
+  padded = jnp.pad(audio, ((0, 0), (0, 8000)))
+  padded_mask = ae.sample_mask_from_frames(jnp.ones((1, 30)).at[:, 15:].set(0.0), 16000)
+  a, b = ae.normalize(audio, mask), ae.normalize(padded, padded_mask)
+  np.testing.assert_allclose(b[:, :8000], a, atol=1e-4)
+  np.testing.assert_allclose(b[:, 8000:], 0.0)
+  assert abs(float(a.mean())) < 1e-4 and abs(float(a.std()) - 1.0) < 1e-3

@@ -13,6 +13,7 @@ import grain
 import numpy as np
 
 from dt_jax.data import audio as audio_lib
+from dt_jax.data import normalization
 from dt_jax.data import source as source_lib
 
 samples_for = audio_lib.samples_for
@@ -57,8 +58,10 @@ def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int) -> di
 
 
 def train_batches(data_source, *, window_frames: int, global_batch: int, seed: int, start_step: int = 0,
-                  process_index: int = 0, process_count: int = 1, split: str = "train") -> grain.MapDataset:
-  """Batches (dicts of [B_local, ...] arrays) for steps start_step, start_step + 1, ... (infinite)."""
+                  process_index: int = 0, process_count: int = 1, split: str = "train",
+                  stats: normalization.MotionStats | None = None) -> grain.MapDataset:
+  """Batches (dicts of [B_local, ...] arrays) for steps start_step, start_step + 1, ... (infinite); motion in
+  model units when `stats` are given."""
   if global_batch % process_count:
     raise ValueError(f"global batch {global_batch} does not divide over {process_count} processes")
   if len(data_source) == 0:
@@ -67,6 +70,8 @@ def train_batches(data_source, *, window_frames: int, global_batch: int, seed: i
   ds = grain.MapDataset.range(len(data_source)).map(lambda i: (i, data_source[i]))
   ds = ds.map(_Validated(split)).shuffle(seed=seed).repeat(None)
   ds = ds.random_map(lambda ex, rng: crop_window(ex, rng, window_frames=window_frames), seed=seed + 1)
+  if stats is not None:
+    ds = ds.map(lambda ex: {**ex, "motion": normalization.normalize(ex["motion"], stats).astype(np.float32)})
   ds = ds.batch(local, drop_remainder=True)[process_index::process_count]
   return ds[start_step:]
 

@@ -5,8 +5,10 @@ separately and the report gives the mean and spread over seeds.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from dt_jax.data import normalization
 from dt_jax.data import pipeline
 from dt_jax.data import source
 from dt_jax.diffusion import samplers
@@ -23,11 +26,34 @@ from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
 
 
-def load_run(workdir: str, *, data_dir: str | None = None):
-  """(config, dataset, model, EMA params) of a training workdir's latest checkpoint."""
+def resolve_run(path: str) -> str:
+  """A run directory (holding config.json): `path` itself, or for a distill workdir its finished round with the
+  fewest steps (`<workdir>/steps_2` after 16 -> 2)."""
+  if os.path.exists(os.path.join(path, "config.json")):
+    return path
+  rounds = sorted((int(name.split("_")[1]), name) for name in (os.listdir(path) if os.path.isdir(path) else [])
+                  if name.startswith("steps_") and name.split("_")[1].isdigit()
+                  and os.path.exists(os.path.join(path, name, "config.json")))
+  if not rounds:
+    raise FileNotFoundError(f"{path} has no config.json and no steps_N rounds: not a training or distill workdir")
+  return os.path.join(path, rounds[0][1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What sampling from a trained run needs."""
+  cfg: ml_collections.ConfigDict
+  dataset: source.Dataset
+  model: talker.Talker
+  params: Any                      # the EMA parameters of a teacher; the student's of a distillation round
+  stats: normalization.MotionStats
+  workdir: str
+
+
+def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
+  """The latest checkpoint of a teacher workdir, a distillation round, or a distill workdir (see resolve_run)."""
+  workdir = resolve_run(workdir)
   path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{workdir} has no config.json: not a training workdir")
   cfg = ml_collections.ConfigDict(json.load(open(path)))
   if data_dir:
     cfg.data.data_dir = data_dir
@@ -37,17 +63,20 @@ def load_run(workdir: str, *, data_dir: str | None = None):
     raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint")
   restored = ckpt.restore_local()
   ckpt.close()
-  return cfg, ds, loop.model_from_config(cfg, ds), restored["ema_params"]
+  params = restored["ema_params"] if "ema_params" in restored else restored["params"]
+  return Run(cfg=cfg, dataset=ds, model=loop.model_from_config(cfg, ds), params=params,
+             stats=normalization.load(workdir), workdir=workdir)
 
 
-def diffusion_predictor(model: talker.Talker, params, *, num_steps: int):
-  """predict(batch, seed) -> motion [B, T, D] sampled in `num_steps` DDIM steps."""
+def diffusion_predictor(model: talker.Talker, params, *, num_steps: int, stats: normalization.MotionStats):
+  """predict(batch, seed) -> motion [B, T, D] (data units) sampled in `num_steps` DDIM steps."""
   @jax.jit
   def run(params, audio, mask, z_init):
     feats, personal, _ = model.apply({"params": params}, audio, mask, method=talker.Talker.encode)
     denoise = lambda z, logsnr: model.apply({"params": params}, z, logsnr, feats, personal, mask,
                                             method=talker.Talker.denoise)
-    return samplers.sample(denoise, z_init=z_init, num_steps=num_steps)
+    x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps)
+    return normalization.denormalize(x, stats)
 
   def predict(batch, seed):
     z = jax.random.normal(jax.random.PRNGKey(seed), batch["motion"].shape)

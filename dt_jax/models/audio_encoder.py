@@ -30,6 +30,7 @@ class EncoderConfig:
   pos_conv_groups: int = 16
   norm_first: bool = False          # wav2vec2-base/HuBERT-base are post-norm; the large models pre-norm
   dropout: float = 0.1
+  normalize_waveform: bool = False  # zero mean, unit variance per clip first (wav2vec2-large's feature extractor)
 
   @property
   def hop(self) -> int:
@@ -66,15 +67,32 @@ def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig):
   return h[:, lo] * (1.0 - w) + h[:, hi] * w
 
 
+def normalize(audio, sample_mask):
+  """Zero mean, unit variance over each clip's real samples (padding stays zero): [B, S] -> [B, S]."""
+  n = jnp.maximum(jnp.sum(sample_mask, -1, keepdims=True), 1.0)
+  mean = jnp.sum(audio * sample_mask, -1, keepdims=True) / n
+  var = jnp.sum(jnp.square(audio - mean) * sample_mask, -1, keepdims=True) / n
+  return (audio - mean) / jnp.sqrt(var + 1e-7) * sample_mask
+
+
+def sample_mask_from_frames(mask, num_samples: int):
+  """[B, T] frame mask at 30 fps -> [B, S] sample mask at SAMPLE_RATE (the first sum(mask) / 30 seconds)."""
+  n = jnp.sum(mask, -1, keepdims=True) * (SAMPLE_RATE / 30.0)
+  return (jnp.arange(num_samples)[None] < jnp.round(n)).astype(jnp.float32)
+
+
 class AudioEncoder(nn.Module):
   cfg: EncoderConfig
 
   @nn.compact
-  def __call__(self, audio, *, num_frames: int, train: bool = False):   # audio [B, S] -> [B, T, C]
+  def __call__(self, audio, *, num_frames: int, sample_mask=None, train: bool = False):
+    """audio [B, S] (sample_mask [B, S]: 1 = real sample, for padded batches) -> features [B, T, C]."""
     cfg = self.cfg
     if num_features(cfg, audio.shape[1]) < 1:
       raise ValueError(f"{audio.shape[1]} samples are shorter than the encoder's receptive field "
                        f"({cfg.receptive_field} samples)")
+    if cfg.normalize_waveform:
+      audio = normalize(audio, jnp.ones_like(audio) if sample_mask is None else sample_mask)
     x = audio[..., None]                                                    # [B, S, 1]
     for i, (c, k, s) in enumerate(zip(cfg.conv_channels, cfg.conv_kernels, cfg.conv_strides)):
       x = nn.Conv(c, (k,), strides=(s,), padding="VALID", use_bias=cfg.conv_norm == "layer",

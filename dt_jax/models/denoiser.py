@@ -1,5 +1,6 @@
 """The denoiser: a transformer over frames mapping z_t [B, T, D] to the x0 prediction, conditioned on the audio
-features, the personalised embedding and the noise level. Works for D = 52 and D = 15069 alike."""
+features, the personalised embedding and the noise level. A grouped temporal convolution (as wav2vec2's
+positional convolution) tells the transformer which frames are neighbours, for any clip length. Works for D = 52 and D = 15069 alike."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,7 @@ class DenoiserConfig:
   layers: int = 4
   heads: int = 4
   dropout: float = 0.1
+  pos_conv_kernel: int = 9      # a grouped temporal convolution gives every frame its neighbours' positions
 
 
 class Denoiser(nn.Module):
@@ -28,6 +30,8 @@ class Denoiser(nn.Module):
         layers.logsnr_embedding(logsnr, cfg.width))))                               # [B, W]
     h = (nn.Dense(cfg.width, name="motion_in")(z) + nn.Dense(cfg.width, name="audio_in")(audio_feats)
          + nn.Dense(cfg.width, name="personal_in")(personal) + noise[:, None])
+    h = h + nn.gelu(nn.Conv(cfg.width, (cfg.pos_conv_kernel,), padding="SAME", feature_group_count=4,
+                            name="pos_conv")(h * mask[..., None]))                    # [B, T, W]
     for i in range(cfg.layers):
       h = layers.TransformerBlock(cfg.width, cfg.heads, dropout=cfg.dropout, name=f"layer_{i}")(
           h, mask=mask, train=train)

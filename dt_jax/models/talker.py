@@ -1,5 +1,7 @@
 """The talker: audio encoder + contrastive personalizer + denoiser.
 
+A student's small encoder is followed by a learned projection to its teacher's feature width (`feature_width`),
+so its personalizer and denoiser have the teacher's shapes and start from the teacher's weights.
 `encode` runs once per clip (audio -> frame features -> personalised embedding); `denoise` runs once per
 diffusion step. `__call__` does both (training).
 """
@@ -20,6 +22,7 @@ class TalkerConfig:
   personalizer: personalizer.PersonalizerConfig
   denoiser: denoiser.DenoiserConfig
   motion_dim: int
+  feature_width: int = 0      # > 0: project the encoder's features to this width (a student matching its teacher)
 
 
 class Talker(nn.Module):
@@ -27,12 +30,17 @@ class Talker(nn.Module):
 
   def setup(self):
     self.audio_encoder = audio_encoder.AudioEncoder(self.cfg.encoder)
+    if self.cfg.feature_width:
+      self.encoder_projection = nn.Dense(self.cfg.feature_width)
     self.personalizer = personalizer.Personalizer(self.cfg.personalizer)
     self.denoiser = denoiser.Denoiser(self.cfg.denoiser, self.cfg.motion_dim)
 
   def encode(self, audio, mask, *, train: bool = False):
     """audio [B, S], mask [B, T] -> (audio features [B, T, C], personal [B, T, d], aux)."""
-    feats = self.audio_encoder(audio, num_frames=mask.shape[1], train=train)
+    sample_mask = audio_encoder.sample_mask_from_frames(mask, audio.shape[1])
+    feats = self.audio_encoder(audio, num_frames=mask.shape[1], sample_mask=sample_mask, train=train)
+    if self.cfg.feature_width:
+      feats = self.encoder_projection(feats)
     personal, aux = self.personalizer(feats, mask)
     return feats, personal, aux
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from dt_jax.data import normalization
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
 from dt_jax.data import source
@@ -48,7 +49,8 @@ def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
       encoder=audio_encoder.EncoderConfig(**enc),
       personalizer=personalizer.PersonalizerConfig(num_speakers=len(ds.speakers), num_emotions=len(ds.emotions),
                                                    **dict(cfg.model.personalizer)),
-      denoiser=denoiser.DenoiserConfig(**dict(cfg.model.denoiser)), motion_dim=ds.motion_dim))
+      denoiser=denoiser.DenoiserConfig(**dict(cfg.model.denoiser)), motion_dim=ds.motion_dim,
+      feature_width=cfg.model.get("feature_width", 0)))
 
 
 def step_config(cfg) -> step_lib.StepConfig:
@@ -56,7 +58,7 @@ def step_config(cfg) -> step_lib.StepConfig:
                              w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay)
 
 
-class _Logs:
+class Logs:
   """Metrics to `metrics.jsonl` and TensorBoard events in the workdir (process 0 only)."""
 
   def __init__(self, workdir: str, enabled: bool):
@@ -92,14 +94,50 @@ def init_state(model, tx, batch, *, seed: int, mesh, rules):
   return jax.jit(make, out_shardings=shardings)(rng), shardings
 
 
-def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, batches: int = 4) -> float:
+def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, stats, batches: int = 4) -> float:
   """Mean loss on fixed validation windows with fixed noise (comparable across steps)."""
   data = pipeline.train_batches(ds.splits["validation"], window_frames=cfg.data.window_frames,
-                                global_batch=cfg.data.global_batch, seed=12345,
+                                global_batch=cfg.data.global_batch, seed=12345, stats=stats,
                                 process_index=jax.process_index(), process_count=jax.process_count())
   vals = [float(eval_fn(params, data_sharding.global_batch(data[i], mesh), jax.random.PRNGKey(i)))
           for i in range(batches)]
   return float(np.mean(vals))
+
+
+def run_steps(state, step_fn, stream, *, mesh, start: int, end: int, total: int, ckpt, logs: Logs, log_every: int,
+              save_every: int, desc: str, workdir: str):
+  """Runs `state, metrics = step_fn(state, batch)` for steps start..end-1 over `stream[step - start]`, with a
+  progress bar, logs every `log_every`, checkpoints every `save_every` and at the end; SIGTERM saves and stops.
+  A non-finite loss or parameters stop the run before anything is saved. Returns (state, last logged metrics)."""
+  stop = {"term": False}
+  previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(term=True))
+  last, t0 = {}, time.time()
+  try:
+    bar = tqdm.tqdm(range(start, end), initial=start, total=total, desc=desc, unit="step",
+                    disable=jax.process_index() != 0)
+    for step in bar:
+      state, metrics = step_fn(state, data_sharding.global_batch(stream[step - start], mesh))
+      done = step + 1
+      if done % log_every == 0 or done == end or done % save_every == 0 or stop["term"]:
+        last = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
+        if not all(np.isfinite(v) for v in last.values()):
+          raise NonFiniteLossError(
+              f"step {done}: loss is not finite ({last}); stopped. The last good checkpoint "
+              f"(step {ckpt.latest_step()}) is kept in {workdir}; lower the learning rate or check the data.")
+        last["train/steps_per_s"] = (done - start) / (time.time() - t0)
+        logs.write(done, last)
+        bar.set_postfix(loss=f"{last['train/loss']:.4f}")
+      if done % save_every == 0 or done == end or stop["term"]:
+        if not bool(all_finite(state.params)):       # never write a checkpoint that cannot be resumed from
+          raise NonFiniteLossError(
+              f"step {done}: parameters are no longer finite; stopped. The last good checkpoint "
+              f"(step {ckpt.latest_step()}) is kept in {workdir}; lower the learning rate.")
+        ckpt.save(done, state)
+      if stop["term"]:
+        break
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  return state, last
 
 
 def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
@@ -115,8 +153,11 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
                       total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
   scfg = step_config(cfg)
   rules = [tuple(r) for r in cfg.sharding.rules]
+  stats = normalization.compute(ds.splits["train"])
+  if jax.process_index() == 0:
+    normalization.save(stats, workdir)
   data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
-                           global_batch=cfg.data.global_batch, seed=cfg.train.seed,
+                           global_batch=cfg.data.global_batch, seed=cfg.train.seed, stats=stats,
                            process_index=jax.process_index(), process_count=jax.process_count())
   first = data_sharding.global_batch(data()[0], mesh)
   state, state_sh = init_state(model, tx, first, seed=cfg.train.seed, mesh=mesh, rules=rules)
@@ -131,41 +172,17 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
                     in_shardings=(state_sh, None, None),
                     out_shardings=(state_sh, None), donate_argnums=0)
   eval_fn = jax.jit(lambda p, b, r: step_lib.loss_fn(p, b, r, model=model, cfg=scfg, train=False)[0])
-  logs = _Logs(workdir, jax.process_index() == 0)
-  stop = {"term": False}
-  previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(term=True))
   end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
-  stream = data(start_step=start)
+  logs = Logs(workdir, jax.process_index() == 0)
   rng = jax.random.PRNGKey(cfg.train.seed + 1)
-  last, t0 = {}, time.time()
   try:
-    bar = tqdm.tqdm(range(start, end), initial=start, total=cfg.train.steps, desc="train", unit="step",
-                    disable=jax.process_index() != 0)
-    for step in bar:
-      batch = data_sharding.global_batch(stream[step - start], mesh)
-      state, metrics = step_fn(state, batch, rng)
-      done = step + 1
-      if done % cfg.train.log_every == 0 or done == end or done % cfg.train.save_every == 0 or stop["term"]:
-        last = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
-        if not all(np.isfinite(v) for v in last.values()):
-          raise NonFiniteLossError(
-              f"step {done}: loss is not finite ({last}); stopped. The last good checkpoint "
-              f"(step {ckpt.latest_step()}) is kept in {workdir}/checkpoints; lower the learning rate or check the data.")
-        last["train/steps_per_s"] = (done - start) / (time.time() - t0)
-        logs.write(done, last)
-        bar.set_postfix(loss=f"{last['train/loss']:.4f}")
-      if done % cfg.train.save_every == 0 or done == end or stop["term"]:
-        if not bool(all_finite(state.params)):       # never write a checkpoint that cannot be resumed from
-          raise NonFiniteLossError(
-              f"step {done}: parameters are no longer finite; stopped. The last good checkpoint "
-              f"(step {ckpt.latest_step()}) is kept in {workdir}/checkpoints; lower the learning rate.")
-        ckpt.save(done, state)
-      if stop["term"]:
-        break
-    last["val/loss"] = validation_loss(eval_fn, state.params, ds, cfg, mesh)
+    state, last = run_steps(state, lambda s, b: step_fn(s, b, rng),
+                            data(start_step=start), mesh=mesh, start=start, end=end, total=cfg.train.steps,
+                            ckpt=ckpt, logs=logs, log_every=cfg.train.log_every, save_every=cfg.train.save_every,
+                            desc="train", workdir=workdir)
+    last["val/loss"] = validation_loss(eval_fn, state.params, ds, cfg, mesh, stats=stats)
     logs.write(int(state.step), {"val/loss": last["val/loss"]})
   finally:
-    signal.signal(signal.SIGTERM, previous)
     logs.close()
     ckpt.close()
   return {"step": int(state.step), **last, "state": state, "model": model, "dataset": ds}

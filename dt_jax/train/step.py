@@ -22,6 +22,18 @@ class StepConfig:
   ema_decay: float = 0.999
 
 
+def personalizer_terms(aux, batch, *, w_identity: float, w_emotion: float):
+  """(weighted sum of the enabled InfoNCE losses, metrics with their accuracies) of a personalizer's aux."""
+  contrastive = personalizer.contrastive_losses(aux, speaker=batch["speaker"], emotion=batch["emotion"])
+  total, metrics = 0.0, {}
+  for name, weight, label in (("identity", w_identity, "speaker"), ("emotion", w_emotion, "emotion")):
+    if name in contrastive:
+      total = total + weight * jnp.mean(contrastive[name])
+      metrics[name] = jnp.mean(contrastive[name])
+      metrics[f"{name}_acc"] = jnp.mean(jnp.argmax(aux[f"{name}_logits"], -1) == batch[label])
+  return total, metrics
+
+
 def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
   """(scalar loss, metrics) for a batch {audio [B, S], motion [B, T, D], mask [B, T], speaker, emotion}."""
   x, mask = batch["motion"], batch["mask"]
@@ -33,15 +45,9 @@ def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
   x_pred, aux = model.apply({"params": params}, batch["audio"], z, logsnr, mask, train=train,
                             rngs={"dropout": k_drop})
   x0 = diffusion_losses.x0_loss(x_pred=x_pred, x=x, logsnr=logsnr, mask=mask)        # [B]
-  contrastive = personalizer.contrastive_losses(aux, speaker=batch["speaker"], emotion=batch["emotion"])
-  loss = jnp.mean(x0)
-  metrics = {"x0": jnp.mean(x0)}
-  for name, weight in (("identity", cfg.w_identity), ("emotion", cfg.w_emotion)):
-    if name in contrastive:
-      loss = loss + weight * jnp.mean(contrastive[name])
-      metrics[name] = jnp.mean(contrastive[name])
-      metrics[f"{name}_acc"] = jnp.mean(jnp.argmax(aux[f"{name}_logits"], -1) == batch[
-          "speaker" if name == "identity" else "emotion"])
+  extra, metrics = personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
+  loss = jnp.mean(x0) + extra
+  metrics["x0"] = jnp.mean(x0)
   metrics["loss"] = loss
   return loss, metrics
 
