@@ -1,0 +1,38 @@
+"""The 2-step student ("Ours-2") distilled from the 16-step teacher, and its ablations.
+
+  python launch/distill.py --config=configs/ours2.py:dataset=synthetic_talkers,scale=small \\
+      --teacher=runs/teacher --workdir=runs/student
+args: dataset = synthetic_talkers | vocaset | etf3d; scale = tiny | small | paper;
+variant = ours2 | no_identity | no_emotion | no_enhancer | no_distillation (the paper's ablations: without the
+identity or the emotion embedding, without the personalizer enhancer L_pc, and a 2-step model trained directly
+with the diffusion loss on the same budget instead of distilled).
+The personalizer and denoiser shapes come from the teacher's own config; `model.encoder` is the student's.
+"""
+import ml_collections
+
+from configs import common
+
+VARIANTS = ("ours2", "no_identity", "no_emotion", "no_enhancer", "no_distillation")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  args = common.parse(arg, dataset="synthetic_talkers", scale="small", variant="ours2")
+  scale, variant = args["scale"], args["variant"]
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+  c = ml_collections.ConfigDict()
+  c.variant = variant
+  c.data = common.data(args)
+  c.model = dict(encoder=common.encoder(scale, student=True),
+                 personalizer=dict(use_identity=variant != "no_identity", use_emotion=variant != "no_emotion"))
+  c.diffusion = dict(num_steps=2)
+  c.distill = dict(
+      target="data" if variant == "no_distillation" else "teacher", end_steps=2, teacher="",
+      steps_per_round={"tiny": 20, "small": 300, "paper": 50_000}[scale],
+      learning_rate={"tiny": 1e-3, "small": 5e-4, "paper": 1e-4}[scale], clip_norm=1.0,
+      w_ae=1.0, ae_rounds=1, w_pc=0.0 if variant == "no_enhancer" else 0.1, pc_temperature=0.1,
+      heads_width={"tiny": 16, "small": 64, "paper": 256}[scale], w_identity=0.1, w_emotion=0.1, seed=0,
+      log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
+      save_every={"tiny": 10, "small": 200, "paper": 5000}[scale])
+  c.sharding = dict(rules=[(".*", "replicate")])
+  return c

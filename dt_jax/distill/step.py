@@ -1,0 +1,111 @@
+"""The pure distill step: one optimizer step of the N/2-step student against the frozen N-step teacher.
+
+  L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo
+L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
+the same z, noise level and audio. L_ae: the student's (projected) audio features against the frozen teacher
+encoder's, frame-aligned (encoder compression). L_pc: the enhancer (enhancer.py). L_id, L_emo: the personalizer's
+InfoNCE terms, as in the teacher. With target="data" the teacher's target is replaced by the data (the
+`no_distillation` baseline: a plain diffusion loss on the student's own grid).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dt_jax.diffusion import losses as diffusion_losses
+from dt_jax.diffusion import process
+from dt_jax.diffusion import schedule
+from dt_jax.distill import enhancer
+from dt_jax.distill import targets
+from dt_jax.models import talker
+from dt_jax.train import step as train_step_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+  num_student_steps: int
+  target: str = "teacher"            # "teacher" (distillation) | "data" (the no_distillation baseline)
+  w_ae: float = 1.0                  # 0 once the encoder is compressed (rounds after the first)
+  w_pc: float = 0.1                  # 0 = no enhancer
+  w_identity: float = 0.1
+  w_emotion: float = 0.1
+  pc_temperature: float = 0.1
+  face_channels: tuple[int, ...] = ()   # upper-face motion channels for L_pc
+
+
+class DistillState(flax.struct.PyTreeNode):
+  step: jax.Array
+  params: Any          # the student talker's parameters (all that is needed to sample)
+  heads: Any           # training-only parameters: the enhancer's projections
+  opt_state: Any
+
+
+def create(params, heads, tx: optax.GradientTransformation) -> DistillState:
+  return DistillState(step=jnp.zeros((), jnp.int32), params=params, heads=heads,
+                      opt_state=tx.init({"student": params, "heads": heads}))
+
+
+def _masked_mean(err, mask):        # err [B, T, ...] -> scalar over valid frames
+  err = jnp.mean(err.reshape(err.shape[:2] + (-1,)), -1)
+  return jnp.sum(err * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, teacher: talker.Talker,
+            heads: enhancer.EnhancerHeads, cfg: DistillConfig):
+  """(scalar loss, metrics). trainable = {'student': params, 'heads': params}; the teacher's are frozen."""
+  audio, x, mask = batch["audio"], batch["motion"], batch["mask"]
+  k_i, k_eps = jax.random.split(rng)
+  n = cfg.num_student_steps
+  i = jax.random.randint(k_i, (x.shape[0],), 0, n)                                        # [B]
+  logsnr = schedule.logsnr_t((i + 1) / n)
+  eps = jax.random.normal(k_eps, x.shape, x.dtype)
+  z = process.z_t(x=x, eps=eps, logsnr=logsnr)                                             # [B, T, D]
+
+  teacher_params = jax.lax.stop_gradient(teacher_params)
+  t_feats, t_personal, _ = teacher.apply({"params": teacher_params}, audio, mask, method=talker.Talker.encode)
+  if cfg.target == "teacher":
+    t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
+                                              method=talker.Talker.denoise)
+    x_target, _ = targets.x_target(t_denoise, z=z, i=i, num_student_steps=n)
+  elif cfg.target == "data":
+    x_target = x
+  else:
+    raise ValueError(f"unknown distillation target {cfg.target!r}: teacher or data")
+
+  params = trainable["student"]
+  feats, personal, aux = student.apply({"params": params}, audio, mask, method=talker.Talker.encode)
+  x_pred = student.apply({"params": params}, z, logsnr, feats, personal, mask, method=talker.Talker.denoise)
+  dis = jnp.mean(diffusion_losses.x0_loss(x_pred=x_pred, x=x_target, logsnr=logsnr, mask=mask))
+  loss, metrics = train_step_lib.personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
+  loss = loss + dis
+  metrics["dis"] = dis
+  if cfg.w_ae:
+    ae = _masked_mean(jnp.square(feats - jax.lax.stop_gradient(t_feats)), mask)
+    loss, metrics["ae"] = loss + cfg.w_ae * ae, ae
+  if cfg.w_pc:
+    face = x_pred[..., np.asarray(cfg.face_channels)]                                     # [B, T, K]
+    a, b = heads.apply({"params": trainable["heads"]}, personal, face, mask)
+    pc = enhancer.symmetric_info_nce(a, b, temperature=cfg.pc_temperature)
+    loss, metrics["pc"] = loss + cfg.w_pc * pc, pc
+  metrics["loss"] = loss
+  return loss, metrics
+
+
+def distill_step(state: DistillState, teacher_params, batch, rng, *, student: talker.Talker,
+                 teacher: talker.Talker, heads: enhancer.EnhancerHeads, tx: optax.GradientTransformation,
+                 cfg: DistillConfig):
+  """One optimizer step of the student; the teacher's parameters are an explicit, frozen argument."""
+  rng = jax.random.fold_in(rng, state.step)
+  trainable = {"student": state.params, "heads": state.heads}
+  (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      trainable, teacher_params, batch, rng, student=student, teacher=teacher, heads=heads, cfg=cfg)
+  updates, opt_state = tx.update(grads, state.opt_state, trainable)
+  new = optax.apply_updates(trainable, updates)
+  metrics["grad_norm"] = optax.tree.norm(grads)
+  return state.replace(step=state.step + 1, params=new["student"], heads=new["heads"], opt_state=opt_state), metrics

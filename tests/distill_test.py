@@ -1,0 +1,195 @@
+"""Distillation: the perfect-student property, sharded == single-device distill step, and a tiny end-to-end run
+(4 -> 2 -> 1) that lowers the distillation loss, stores no teacher encoder, and resumes inside a round."""
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import ours16
+from configs import ours2
+from dt_jax.data import pipeline
+from dt_jax.data import sharding as data_sharding
+from dt_jax.diffusion import samplers
+from dt_jax.diffusion import schedule
+from dt_jax.distill import enhancer
+from dt_jax.distill import rounds
+from dt_jax.distill import step as distill_lib
+from dt_jax.distill import targets
+from dt_jax.eval import evaluator
+from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import loop
+
+
+def _random_teacher(dim=6):
+  """A small random network as the teacher's x prediction: any function of (z, lambda) will do."""
+  k1, k2, k3 = jax.random.split(jax.random.PRNGKey(7), 3)
+  w1, w2, b = (jax.random.normal(k1, (dim, 16)) / np.sqrt(dim), jax.random.normal(k2, (16, dim)) / 4.0,
+               jax.random.normal(k3, (16,)))
+  return lambda z, lam: jnp.tanh(z @ w1 + b * (lam / 20.0)[:, None, None]) @ w2
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8])
+def test_perfect_student_lands_on_two_teacher_steps(n):
+  denoise = _random_teacher()
+  i = jnp.arange(n)                                                            # every student index at once
+  z = jax.random.normal(jax.random.PRNGKey(0), (n, 5, 6))
+  x_t, aux = targets.x_target(denoise, z=z, i=i, num_student_steps=n)
+  lam_u, _, lam_pp = targets.student_logsnrs(i, num_student_steps=n)
+  one_step = samplers.ddim_step(z=z, x_pred=x_t, logsnr_t=lam_u, logsnr_s=lam_pp)
+  np.testing.assert_allclose(one_step[1:], aux["z_pp"][1:], atol=1e-5)         # i > 0: exactly z''
+  np.testing.assert_allclose(x_t[0], aux["x_last"][0], atol=1e-6)              # i == 0: the teacher's last x
+
+
+def test_perfect_student_samples_like_the_teacher():
+  # A student that always outputs the x-target: its 4-step sample equals the teacher's 8-step sample.
+  teacher, n = _random_teacher(), 4
+  grid = schedule.logsnr_t((jnp.arange(n) + 1) / n)                          # [n] the student's start levels
+
+  def student(z, lam):
+    i = jnp.argmin(jnp.abs(lam[:, None] - grid[None]), axis=-1)
+    return targets.x_target(teacher, z=z, i=i, num_student_steps=n)[0]
+  z = jax.random.normal(jax.random.PRNGKey(1), (3, 5, 6))
+  np.testing.assert_allclose(samplers.sample(student, z_init=z, num_steps=n),
+                             samplers.sample(teacher, z_init=z, num_steps=2 * n), atol=1e-5)
+
+
+def test_plan_and_upper_face_channels():
+  assert rounds.plan(teacher_steps=16, end_steps=2, target="teacher") == [8, 4, 2]
+  assert rounds.plan(teacher_steps=16, end_steps=1, target="teacher") == [8, 4, 2, 1]
+  assert rounds.plan(teacher_steps=16, end_steps=2, target="data") == [2]
+  with pytest.raises(ValueError, match="powers of two"):
+    rounds.plan(teacher_steps=12, end_steps=2, target="teacher")
+  ch = enhancer.upper_face_channels(motion_dim=52, rig=None)
+  assert 0 < len(ch) < 52
+  with pytest.raises(ValueError, match="upper_face"):
+    enhancer.upper_face_channels(motion_dim=300, rig=None)
+
+
+def test_info_nce_prefers_the_diagonal():
+  a = jnp.eye(4)
+  assert float(enhancer.symmetric_info_nce(a, a, temperature=0.1)) < 0.01
+  assert float(enhancer.symmetric_info_nce(a, jnp.roll(a, 1, 0), temperature=0.1)) > 5.0
+
+
+def _configs(data_dir, variant="ours2"):
+  t = ours16.get_config("dataset=synthetic_talkers,scale=tiny")
+  t.data.data_dir = data_dir
+  t.data.global_batch = 8
+  t.diffusion.num_steps = 4
+  t.train.steps = 30
+  s = ours2.get_config(f"dataset=synthetic_talkers,scale=tiny,variant={variant}")
+  s.data.data_dir = data_dir
+  s.data.global_batch = 8
+  return t, s
+
+
+def _one_distill_step(devices, tiny, t_cfg, s_cfg):
+  mesh = data_sharding.data_mesh(devices)
+  teacher = loop.model_from_config(t_cfg, tiny)
+  model_cfg = rounds.student_model_config(s_cfg, t_cfg)
+  student = loop.model_from_config(type(s_cfg)({"model": model_cfg}), tiny)
+  batch = data_sharding.global_batch(
+      pipeline.train_batches(tiny.splits["train"], window_frames=30, global_batch=8, seed=0)[0], mesh)
+  args = (batch["audio"], batch["motion"], jnp.zeros(8), batch["mask"])
+  t_params = teacher.init(jax.random.PRNGKey(0), *args)["params"]
+  s_params, _, _ = rounds.transplant(student.init(jax.random.PRNGKey(1), *args)["params"], t_params)
+  face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=52, rig=None))
+  heads = enhancer.EnhancerHeads(16)
+  h = heads.init(jax.random.PRNGKey(2), jnp.zeros((8, 30, 32)), batch["motion"][..., np.asarray(face)],
+                 batch["mask"])["params"]
+  import optax  # pylint: disable=g-import-not-at-top
+  tx = optax.sgd(0.1)   # not Adam: it blows up float noise in exactly-zero gradients (attention key biases)
+  state = distill_lib.create(s_params, h, tx)
+  cfg = distill_lib.DistillConfig(num_student_steps=2, face_channels=face)
+  fn = jax.jit(lambda s, t, b, r: distill_lib.distill_step(s, t, b, r, student=student, teacher=teacher,
+                                                           heads=heads, tx=tx, cfg=cfg))
+  state, metrics = fn(state, t_params, batch, jax.random.PRNGKey(3))
+  assert set(metrics) >= {"dis", "ae", "pc", "identity", "emotion", "loss"}
+  return jax.device_get(state.params), float(metrics["loss"])
+
+
+def test_sharded_distill_step_equals_single_device(tiny, tiny_data_dir):
+  t_cfg, s_cfg = _configs(tiny_data_dir)
+  single, loss1 = _one_distill_step(jax.devices()[:1], tiny, t_cfg, s_cfg)
+  sharded, loss8 = _one_distill_step(jax.devices(), tiny, t_cfg, s_cfg)
+  assert loss8 == pytest.approx(loss1, rel=1e-5)
+  for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(sharded)):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tiny_data_dir, tmp_path_factory):
+  t_cfg, _ = _configs(tiny_data_dir)
+  workdir = str(tmp_path_factory.mktemp("teacher4"))
+  loop.train(t_cfg, workdir)
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def distilled(teacher_dir, tiny_data_dir, tmp_path_factory):
+  _, s_cfg = _configs(tiny_data_dir)
+  s_cfg.distill.end_steps = 1
+  workdir = str(tmp_path_factory.mktemp("student"))
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir)
+  return workdir, s_cfg
+
+
+def _count(tree):
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
+
+
+def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, teacher_dir):
+  workdir, _ = distilled
+  for n in (2, 1):
+    logged = [json.loads(line) for line in open(os.path.join(workdir, f"steps_{n}", "metrics.jsonl"))]
+    val = [r["val/dis"] for r in logged if "val/dis" in r]
+    assert len(val) == 2 and val[1] < 0.8 * val[0], (n, val)
+  assert evaluator.resolve_run(workdir) == os.path.join(workdir, "steps_1")
+  teacher, student = evaluator.load_run(teacher_dir), evaluator.load_run(os.path.join(workdir, "steps_2"))
+  t_cfg, t_params, s_cfg, s_params = teacher.cfg, teacher.params, student.cfg, student.params
+  np.testing.assert_array_equal(student.stats.mean, teacher.stats.mean)
+  assert s_cfg.diffusion.num_steps == 2 and s_cfg.model.feature_width == t_cfg.model.encoder.width
+  enc_t = _count(t_params["audio_encoder"])
+  assert _count(s_params) <= _count(t_params) - enc_t + _count(s_params["audio_encoder"]) + _count(
+      s_params["encoder_projection"])
+  assert _count(s_params["audio_encoder"]) < enc_t / 3
+  saved = ckpt_lib.Checkpointer(os.path.join(workdir, "steps_2", "checkpoints")).restore_local()
+  assert set(saved) == {"step", "params", "heads", "opt_state"}     # nothing of the teacher is stored
+
+
+def test_killed_distillation_resumes_inside_its_round(distilled, teacher_dir, tmp_path):
+  full_dir, s_cfg = distilled
+  workdir = str(tmp_path / "resumed")
+  steps = s_cfg.distill.steps_per_round
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=steps + steps // 2)  # mid round 2
+  assert rounds.round_done(os.path.join(workdir, "steps_2"), steps)
+  assert not rounds.round_done(os.path.join(workdir, "steps_1"), steps)
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir)
+  a = evaluator.load_run(os.path.join(full_dir, "steps_1")).params
+  b = evaluator.load_run(os.path.join(workdir, "steps_1")).params
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+def test_launchers_distill_evaluate_and_tabulate(teacher_dir, tiny_data_dir, tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  run = lambda *a: subprocess.run([sys.executable, *a], cwd=root, capture_output=True, text=True, timeout=300)
+  work = str(tmp_path / "nd")
+  proc = run("launch/distill.py", "--config=configs/ours2.py:scale=tiny,variant=no_distillation",
+             f"--config.data.data_dir={tiny_data_dir}", "--config.data.global_batch=8",
+             "--config.distill.steps_per_round=3", f"--teacher={teacher_dir}", f"--workdir={work}")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "2-step student" in proc.stdout
+  proc = run("launch/evaluate.py", f"--checkpoint={work}", "--split=test", "--seeds=1", f"--out={tmp_path}/ev")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "| 2-step |" in proc.stdout                      # the run's own step count by default
+  os.rename(f"{tmp_path}/ev/eval_test_2step.json", f"{tmp_path}/ev/nd.json")
+  proc = run("launch/eval_table.py", f"--eval_dir={tmp_path}/ev", "--names=nd")
+  assert proc.returncode == 0 and "| nd |" in proc.stdout, proc.stderr[-3000:]
+  proc = run("launch/eval_table.py", f"--eval_dir={tmp_path}/ev", "--names=nd,missing")
+  assert proc.returncode != 0 and "launch/evaluate.py" in proc.stderr
