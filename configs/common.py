@@ -50,7 +50,7 @@ def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
                                         layers={"tiny": 1, "small": 2, "paper": 3}[scale] if not student else 1,
                                         heads=2 if scale == "tiny" else 4, pos_conv_kernel=16, pos_conv_groups=4,
                                         norm_first=True, dropout=0.0 if scale == "tiny" else 0.1,
-                                        conv_norm="layer", normalize_waveform=True))
+                                        conv_norm="layer", conv_bias=True, normalize_waveform=True))
 
 
 def model(scale: str) -> ml_collections.ConfigDict:

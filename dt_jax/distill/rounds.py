@@ -53,6 +53,7 @@ def student_model_config(cfg, teacher_cfg) -> ml_collections.ConfigDict:
   model = ml_collections.ConfigDict(teacher_cfg.model.to_dict())
   model.encoder = ml_collections.ConfigDict(dict(cfg.model.encoder))
   model.encoder.dropout = 0.0
+  model.audio_encoder_init = ""          # the student's encoder is its own (L_ae), never the imported one
   model.denoiser.dropout = 0.0
   model.feature_width = teacher_cfg.model.encoder.width
   model.personalizer.use_identity = cfg.model.personalizer.use_identity

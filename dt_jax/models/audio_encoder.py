@@ -3,7 +3,8 @@
 waveform [B, S] -> strided conv feature extractor (wav2vec2: 7 layers, strides 5,2,2,2,2,2,2 -> 320x, 50 Hz)
 -> layer norm + projection -> grouped convolutional position embedding -> transformer -> features [B, N, C]
 -> linearly resampled to the motion's frame count [B, T, C] (30 fps), for any clip length.
-Parameter names follow the reference layout closely so pretrained weights can be mapped in later.
+The layers, norms, epsilons and activations follow transformers' Wav2Vec2Model / HubertModel exactly, so that
+converted checkpoints give the same features (dt_jax/models/pretrained.py; tested against the PyTorch classes).
 """
 from __future__ import annotations
 
@@ -23,12 +24,16 @@ class EncoderConfig:
   conv_kernels: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
   conv_strides: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
   conv_norm: str = "group"          # "group": GroupNorm on the first conv (wav2vec2-base); "layer": every conv
+  conv_bias: bool = False           # wav2vec2-base: no conv bias; the large (layer-norm) models have one
+  feature_projection_norm: bool = True   # layer norm before the projection (off in some HuBERT variants)
   width: int = 768
   layers: int = 12
   heads: int = 12
+  mlp_ratio: int = 4                # intermediate size / width (3072 / 768)
   pos_conv_kernel: int = 128
   pos_conv_groups: int = 16
   norm_first: bool = False          # wav2vec2-base/HuBERT-base are post-norm; the large models pre-norm
+  layer_norm_eps: float = 1e-5
   dropout: float = 0.1
   normalize_waveform: bool = False  # zero mean, unit variance per clip first (wav2vec2-large's feature extractor)
 
@@ -85,8 +90,9 @@ class AudioEncoder(nn.Module):
   cfg: EncoderConfig
 
   @nn.compact
-  def __call__(self, audio, *, num_frames: int, sample_mask=None, train: bool = False):
-    """audio [B, S] (sample_mask [B, S]: 1 = real sample, for padded batches) -> features [B, T, C]."""
+  def __call__(self, audio, *, num_frames: int | None, sample_mask=None, train: bool = False):
+    """audio [B, S] (sample_mask [B, S]: 1 = real sample) -> features [B, T, C] at 30 fps for `num_frames` = T,
+    or the transformer's own output [B, N, C] at 50 Hz for `num_frames=None` (wav2vec2's last_hidden_state)."""
     cfg = self.cfg
     if num_features(cfg, audio.shape[1]) < 1:
       raise ValueError(f"{audio.shape[1]} samples are shorter than the encoder's receptive field "
@@ -95,14 +101,16 @@ class AudioEncoder(nn.Module):
       audio = normalize(audio, jnp.ones_like(audio) if sample_mask is None else sample_mask)
     x = audio[..., None]                                                    # [B, S, 1]
     for i, (c, k, s) in enumerate(zip(cfg.conv_channels, cfg.conv_kernels, cfg.conv_strides)):
-      x = nn.Conv(c, (k,), strides=(s,), padding="VALID", use_bias=cfg.conv_norm == "layer",
-                  name=f"conv_{i}")(x)
+      x = nn.Conv(c, (k,), strides=(s,), padding="VALID", use_bias=cfg.conv_bias, name=f"conv_{i}")(x)
       if cfg.conv_norm == "layer":
-        x = nn.LayerNorm(name=f"conv_norm_{i}")(x)
-      elif i == 0:
-        x = nn.GroupNorm(num_groups=c, name="conv_norm_0")(x)
+        x = nn.LayerNorm(epsilon=1e-5, name=f"conv_norm_{i}")(x)
+      elif cfg.conv_norm == "group" and i == 0:
+        x = nn.GroupNorm(num_groups=c, epsilon=1e-5, name="conv_norm_0")(x)   # per channel, over time
+      elif cfg.conv_norm not in ("group", "layer"):
+        raise ValueError(f"conv_norm must be 'group' or 'layer', not {cfg.conv_norm!r}")
       x = nn.gelu(x, approximate=False)
-    x = nn.LayerNorm(name="feature_norm")(x)                                 # [B, N, C_conv]
+    if cfg.feature_projection_norm:                                          # [B, N, C_conv]
+      x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="feature_norm")(x)
     x = nn.Dense(cfg.width, name="feature_projection")(x)
     x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
     pad = cfg.pos_conv_kernel // 2
@@ -111,11 +119,14 @@ class AudioEncoder(nn.Module):
     pos = pos[:, : x.shape[1]] if cfg.pos_conv_kernel % 2 == 0 else pos
     x = x + nn.gelu(pos, approximate=False)
     if not cfg.norm_first:
-      x = nn.LayerNorm(name="encoder_norm")(x)
+      x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="encoder_norm")(x)
     x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
     for i in range(cfg.layers):
-      x = layers.TransformerBlock(cfg.width, cfg.heads, dropout=cfg.dropout, norm_first=cfg.norm_first,
+      x = layers.TransformerBlock(cfg.width, cfg.heads, mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout,
+                                  norm_first=cfg.norm_first, epsilon=cfg.layer_norm_eps, exact_gelu=True,
                                   name=f"layer_{i}")(x, train=train)
     if cfg.norm_first:
-      x = nn.LayerNorm(name="encoder_norm")(x)
+      x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="encoder_norm")(x)
+    if num_frames is None:
+      return x
     return resample_to_frames(x, num_frames=num_frames, cfg=cfg)

@@ -13,21 +13,25 @@ class TransformerBlock(nn.Module):
   mlp_ratio: int = 4
   dropout: float = 0.0
   norm_first: bool = True
+  epsilon: float = 1e-6        # layer-norm epsilon (wav2vec2 / HuBERT: 1e-5)
+  exact_gelu: bool = False     # erf GELU (wav2vec2 / HuBERT) instead of the tanh approximation
 
   @nn.compact
   def __call__(self, x, *, mask=None, train: bool = False):   # x [B, N, C], mask [B, N] (1 = real)
     attn_mask = None if mask is None else nn.make_attention_mask(mask > 0, mask > 0)
     attend = nn.MultiHeadDotProductAttention(num_heads=self.heads, dropout_rate=self.dropout,
                                              deterministic=not train, name="attention")
-    mlp = lambda h: nn.Dense(self.width, name="mlp_out")(nn.gelu(nn.Dense(self.width * self.mlp_ratio,
-                                                                          name="mlp_in")(h)))
+    hidden = lambda h: nn.gelu(nn.Dense(self.width * self.mlp_ratio, name="mlp_in")(h),
+                               approximate=not self.exact_gelu)
+    mlp = lambda h: nn.Dense(self.width, name="mlp_out")(hidden(h))
+    norm = lambda name: nn.LayerNorm(epsilon=self.epsilon, name=name)
     drop = nn.Dropout(self.dropout, deterministic=not train)
     if self.norm_first:
-      h = nn.LayerNorm(name="norm1")(x)
+      h = norm("norm1")(x)
       x = x + drop(attend(h, h, mask=attn_mask))
-      return x + drop(mlp(nn.LayerNorm(name="norm2")(x)))
-    x = nn.LayerNorm(name="norm1")(x + drop(attend(x, x, mask=attn_mask)))
-    return nn.LayerNorm(name="norm2")(x + drop(mlp(x)))
+      return x + drop(mlp(norm("norm2")(x)))
+    x = norm("norm1")(x + drop(attend(x, x, mask=attn_mask)))
+    return norm("norm2")(x + drop(mlp(x)))
 
 
 def logsnr_embedding(logsnr, dim: int):

@@ -25,6 +25,7 @@ from dt_jax.data import source
 from dt_jax.models import audio_encoder
 from dt_jax.models import denoiser
 from dt_jax.models import personalizer
+from dt_jax.models import pretrained
 from dt_jax.models import talker
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import optimizer
@@ -44,7 +45,9 @@ def all_finite(tree):
 
 def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
   enc = dict(cfg.model.encoder)
-  enc["conv_channels"] = tuple(enc["conv_channels"])
+  for key in ("conv_channels", "conv_kernels", "conv_strides"):
+    if key in enc:
+      enc[key] = tuple(enc[key])
   return talker.Talker(talker.TalkerConfig(
       encoder=audio_encoder.EncoderConfig(**enc),
       personalizer=personalizer.PersonalizerConfig(num_speakers=len(ds.speakers), num_emotions=len(ds.emotions),
@@ -92,6 +95,18 @@ def init_state(model, tx, batch, *, seed: int, mesh, rules):
   rng = jax.random.PRNGKey(seed)
   shardings = sharding.tree_shardings(jax.eval_shape(make, rng), mesh, rules=rules)
   return jax.jit(make, out_shardings=shardings)(rng), shardings
+
+
+def with_pretrained_encoder(state, shardings, path: str):
+  """The state with its audio encoder (parameters and EMA) taken from launch/import_audio_encoder.py's output."""
+  enc_cfg, enc_params = pretrained.load(path)
+  shapes = lambda tree: jax.tree.map(lambda x: tuple(x.shape), tree)
+  if shapes(enc_params) != shapes(state.params["audio_encoder"]):
+    raise ValueError(f"the encoder in {path} ({enc_cfg}) does not match the model's audio encoder config")
+  enc_params = jax.device_get(enc_params)   # host copies: params and EMA must not share (donated) buffers
+  params = jax.device_put({**state.params, "audio_encoder": enc_params}, shardings.params)
+  ema = jax.device_put({**state.ema_params, "audio_encoder": enc_params}, shardings.ema_params)
+  return state.replace(params=params, ema_params=ema)
 
 
 def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, stats, batches: int = 4) -> float:
@@ -149,8 +164,11 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices; set "
                      f"--config.data.global_batch to a multiple of {mesh.size}")
   model = model_from_config(cfg, ds)
+  frozen = optimizer.frozen_audio_encoder(feature_extractor=cfg.train.get("freeze_feature_extractor", False),
+                                          layers=cfg.train.get("freeze_encoder_layers", 0))
   tx = optimizer.make(learning_rate=cfg.train.learning_rate, warmup_steps=cfg.train.warmup_steps,
-                      total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+                      total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm,
+                      frozen=frozen)
   scfg = step_config(cfg)
   rules = [tuple(r) for r in cfg.sharding.rules]
   stats = normalization.compute(ds.splits["train"])
@@ -165,6 +183,8 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   start = ckpt.latest_step() or 0
   if start:
     state = ckpt.restore(ckpt_lib.abstract(state))
+  elif cfg.model.get("audio_encoder_init"):
+    state = with_pretrained_encoder(state, state_sh, cfg.model.audio_encoder_init)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(cfg.to_json_best_effort(indent=1))
 
