@@ -193,3 +193,40 @@ def test_launchers_distill_evaluate_and_tabulate(teacher_dir, tiny_data_dir, tmp
   assert proc.returncode == 0 and "| nd |" in proc.stdout, proc.stderr[-3000:]
   proc = run("launch/eval_table.py", f"--eval_dir={tmp_path}/ev", "--names=nd,missing")
   assert proc.returncode != 0 and "launch/evaluate.py" in proc.stderr
+
+
+def test_benchmark_launcher_measures_every_round_and_resumes(distilled, teacher_dir, tiny_data_dir, tmp_path):
+  """launch/benchmark.py as a user runs it: rows for the teacher, each round and an ablation, the sharded path on
+  the 8 simulated devices, the report; run again, it keeps the measured rows."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  workdir, _ = distilled
+  out = str(tmp_path / "bench")
+  cmd = [sys.executable, "launch/benchmark.py", f"--teacher={teacher_dir}", f"--student={workdir}",
+         f"--ablation=copy:{workdir}/steps_2", "--split=test,test_unseen", "--seeds=2", "--clip_seconds=1",
+         "--large_batch=8", "--reps=1", "--device_count=8", f"--data_dir={tiny_data_dir}", f"--out={out}"]
+  proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = json.load(open(os.path.join(out, "results.json")))
+  rows = {r["name"]: r for r in results["rows"]}
+  assert list(rows) == ["static", "teacher-4", "student-2", "student-1", "copy"]
+  for name, r in rows.items():
+    assert set(r["quality"]) == {"test", "test_unseen"} and len(r["quality"]["test"]["seeds"]) == 2
+    assert r["device"] == results["device"] and r["device"].startswith("CPU")
+    if name == "static":
+      assert "speed" not in r and r["quality"]["test"]["std"]["lve"] == 0.0
+      continue
+    assert set(r["speed"]) == {"batch_1", "batch_8", "sharded"} and r["speed"]["sharded"]["devices"] == 8
+    assert all(s["fps"] > 0 and s["compile_s"] > 0 and s["frames"] == 30 for s in r["speed"].values())
+    assert r["size"]["mb_bfloat16"] < 0.6 * r["size"]["mb_float32"]
+  assert rows["teacher-4"]["speedup"]["batch_1"] == 1.0
+  assert rows["student-2"]["size_ratio"] < 1.0 and rows["copy"]["num_steps"] == 2
+  assert rows["copy"]["quality"]["test"] == rows["student-2"]["quality"]["test"]     # same run, same seeds
+  assert rows["student-2"]["quality"]["test"]["std"]["lve"] > 0                       # seeds differ
+  report = open(os.path.join(out, "report.md")).read()
+  assert "| student-1 | 1 |" in report and "quality_vs_speed.png" in report
+  for png in ("quality_vs_speed.png", "quality_vs_steps.png"):
+    assert os.path.getsize(os.path.join(out, png)) > 10_000
+  proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0 and "measuring" not in proc.stderr + proc.stdout, proc.stderr[-3000:]

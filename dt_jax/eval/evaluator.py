@@ -68,8 +68,9 @@ def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
              stats=normalization.load(workdir), workdir=workdir)
 
 
-def diffusion_predictor(model: talker.Talker, params, *, num_steps: int, stats: normalization.MotionStats):
-  """predict(batch, seed) -> motion [B, T, D] (data units) sampled in `num_steps` DDIM steps."""
+def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats):
+  """The whole jitted generator: (params, audio [B, S], mask [B, T], z_init [B, T, D]) -> motion [B, T, D] in data
+  units; audio encoding once, then `num_steps` DDIM steps."""
   @jax.jit
   def run(params, audio, mask, z_init):
     feats, personal, _ = model.apply({"params": params}, audio, mask, method=talker.Talker.encode)
@@ -77,6 +78,12 @@ def diffusion_predictor(model: talker.Talker, params, *, num_steps: int, stats: 
                                             method=talker.Talker.denoise)
     x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps)
     return normalization.denormalize(x, stats)
+  return run
+
+
+def diffusion_predictor(model: talker.Talker, params, *, num_steps: int, stats: normalization.MotionStats):
+  """predict(batch, seed) -> motion [B, T, D] (data units) sampled in `num_steps` DDIM steps."""
+  run = sample_fn(model, num_steps=num_steps, stats=stats)
 
   def predict(batch, seed):
     z = jax.random.normal(jax.random.PRNGKey(seed), batch["motion"].shape)
@@ -130,3 +137,12 @@ def table(rows: dict) -> str:
     lines.append(f"| {name} | {m['lve']:.3f} ± {s['lve']:.3f} | {m['eve']:.3f} ± {s['eve']:.3f} | "
                  f"{m['mve']:.3f} | {m['fdd']:.3f} | {m['abs_fdd']:.3f} |")
   return "\n".join(lines)
+
+
+def sample_clip(run: Run, example: dict, *, num_steps: int | None = None, seed: int = 0) -> np.ndarray:
+  """One dataset example's audio -> motion [T, D] (data units), T = the example's frame count."""
+  frames = len(example["motion"])
+  fn = sample_fn(run.model, num_steps=num_steps or run.cfg.diffusion.num_steps, stats=run.stats)
+  z = jax.random.normal(jax.random.PRNGKey(seed), (1, frames, run.dataset.motion_dim))
+  audio = jnp.asarray(example["audio"], jnp.float32)[None]
+  return np.asarray(fn(run.params, audio, jnp.ones((1, frames)), z)[0])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import tqdm
 
 from dt_jax.render import image
@@ -43,3 +44,21 @@ def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: i
   sheet = os.path.join(out_dir, f"gt_{split}_sheet.png")
   written.append(video.write_png(image.contact_sheet(rows), sheet))
   return written
+
+
+def render_comparison(ds, *, split: str, index: int, motions: dict[str, np.ndarray], out_dir: str,
+                      size: int = 256) -> list[str]:
+  """Ground truth beside each model's motion [T, D] for clip `index` of `split`: `<out_dir>/compare_<split>_<k>.mp4`
+  (with the clip's audio; GIF without ffmpeg) and a PNG contact sheet (one row per column)."""
+  os.makedirs(out_dir, exist_ok=True)
+  ex = ds.splits[split][index]
+  spk = int(ex["speaker"])
+  label = f"{ds.speakers[spk]} {ds.emotions[int(ex['emotion'])]}"
+  columns = []
+  for name, motion in tqdm.tqdm({"ground truth": ex["motion"], **motions}.items(), desc="render", unit="clip"):
+    verts = ds.rig.vertices(np.asarray(motion)[: len(ex["motion"])], spk)
+    columns.append(image.render_sequence(verts, ds.rig.faces, size=size, title=f"{name}: {label}",
+                                         reference=ds.rig.templates[spk]))
+  stem = os.path.join(out_dir, f"compare_{split}_{index}")
+  return [video.write_video(image.side_by_side(*columns), stem + ".mp4", audio=ex["audio"]),
+          video.write_png(image.contact_sheet(columns), stem + "_sheet.png")]

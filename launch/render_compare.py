@@ -1,0 +1,43 @@
+"""Renders ground truth beside models' samples for one held-out clip, with its audio.
+
+  python launch/render_compare.py --runs=teacher-16:runs/teacher,student-2:runs/student --split=test \\
+      --out=runs/demo/render
+Each run is name:workdir (a teacher workdir, a distill workdir -> its fewest-steps round, or a round folder),
+sampled with its own step count (name:workdir:steps to override). Writes compare_<split>_<index>.mp4 (GIF when
+no ffmpeg exists) and a PNG contact sheet.
+"""
+from absl import app
+from absl import flags
+
+from dt_jax.eval import evaluator
+from dt_jax.render import clips
+
+_RUNS = flags.DEFINE_list("runs", None, "name:workdir[:steps], comma separated.", required=True)
+_SPLIT = flags.DEFINE_string("split", "test", "Split to take the clip from.")
+_CLIP = flags.DEFINE_integer("clip", 0, "Which of the split's showcase clips (render_data's order).")
+_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+_OUT = flags.DEFINE_string("out", "runs/demo/render", "Output folder.")
+
+
+def main(argv):
+  del argv
+  motions, ds = {}, None
+  for item in _RUNS.value:
+    parts = item.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+      raise app.UsageError(f"--runs item {item!r}: expected name:workdir[:steps]")
+    run = evaluator.load_run(parts[1], data_dir=_DATA_DIR.value)
+    ds = ds or run.dataset
+    order = clips.pick(ds, split=_SPLIT.value, num_clips=_CLIP.value + 1)
+    if _CLIP.value >= len(order):
+      raise app.UsageError(f"--clip={_CLIP.value}: split {_SPLIT.value!r} has {len(order)} clips")
+    index = order[_CLIP.value]
+    motions[parts[0]] = evaluator.sample_clip(run, ds.splits[_SPLIT.value][index], seed=_SEED.value,
+                                              num_steps=int(parts[2]) if len(parts) == 3 else None)
+  for path in clips.render_comparison(ds, split=_SPLIT.value, index=index, motions=motions, out_dir=_OUT.value):
+    print(path)
+
+
+if __name__ == "__main__":
+  app.run(main)
