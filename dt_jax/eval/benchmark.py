@@ -253,5 +253,5 @@ def report(results: list[dict], *, splits, out_dir: str, command: str = "") -> d
   md += tables + [f"![quality against speed]({os.path.basename(paths['quality_vs_speed'])})", "",
                   f"![quality against steps]({os.path.basename(paths['quality_vs_steps'])})", ""]
   with open(paths["report"], "w") as f:
-    f.write("\n".join(md))
+    f.write("\n".join(md) + "\n")
   return paths
