@@ -22,17 +22,21 @@ _OUT = flags.DEFINE_string("out", "runs/demo/render", "Output folder.")
 
 def main(argv):
   del argv
-  motions, ds = {}, None
+  runs = []
   for item in _RUNS.value:
     parts = item.split(":")
     if len(parts) not in (2, 3) or not all(parts):
       raise app.UsageError(f"--runs item {item!r}: expected name:workdir[:steps]")
+    runs.append(parts)
+  motions, ds, index = {}, None, None
+  for parts in runs:
     run = evaluator.load_run(parts[1], data_dir=_DATA_DIR.value)
-    ds = ds or run.dataset
-    order = clips.pick(ds, split=_SPLIT.value, num_clips=_CLIP.value + 1)
-    if _CLIP.value >= len(order):
-      raise app.UsageError(f"--clip={_CLIP.value}: split {_SPLIT.value!r} has {len(order)} clips")
-    index = order[_CLIP.value]
+    if ds is None:
+      ds = run.dataset
+      order = clips.pick(ds, split=_SPLIT.value, num_clips=_CLIP.value + 1)
+      if _CLIP.value >= len(order):
+        raise app.UsageError(f"--clip={_CLIP.value}: split {_SPLIT.value!r} has {len(order)} clips")
+      index = order[_CLIP.value]
     motions[parts[0]] = evaluator.sample_clip(run, ds.splits[_SPLIT.value][index], seed=_SEED.value,
                                               num_steps=int(parts[2]) if len(parts) == 3 else None)
   for path in clips.render_comparison(ds, split=_SPLIT.value, index=index, motions=motions, out_dir=_OUT.value):

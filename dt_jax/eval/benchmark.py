@@ -45,14 +45,11 @@ def rows(*, teacher: str, student: str | None, ablations: dict[str, str], data_d
   out = [Row("static", None, 0, "baseline"), Row(f"teacher-{t.cfg.diffusion.num_steps}", t,
                                                  t.cfg.diffusion.num_steps, "teacher")]
   if student:
-    rounds = sorted((int(n.split("_")[1]) for n in os.listdir(student)
-                     if n.startswith("steps_") and os.path.exists(os.path.join(student, n, "config.json"))),
-                    reverse=True)
+    rounds = evaluator.distill_rounds(student)
     if not rounds:
       raise FileNotFoundError(f"{student} holds no finished distillation round (steps_N/config.json)")
-    for n in rounds:
-      run = evaluator.load_run(os.path.join(student, f"steps_{n}"), data_dir=data_dir)
-      out.append(Row(f"student-{n}", run, n, "student"))
+    for n, round_dir in rounds.items():
+      out.append(Row(f"student-{n}", evaluator.load_run(round_dir, data_dir=data_dir), n, "student"))
   for name, path in ablations.items():
     run = evaluator.load_run(path, data_dir=data_dir)
     out.append(Row(name, run, run.cfg.diffusion.num_steps, "ablation"))

@@ -26,17 +26,24 @@ from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
 
 
+def distill_rounds(path: str) -> dict[int, str]:
+  """{step count: round directory} of a distill workdir's rounds that hold a config.json, most steps first."""
+  names = os.listdir(path) if os.path.isdir(path) else []
+  found = {int(n.split("_")[1]): os.path.join(path, n) for n in names
+           if n.startswith("steps_") and n.split("_")[1].isdigit() and os.path.exists(os.path.join(path, n,
+                                                                                                   "config.json"))}
+  return dict(sorted(found.items(), reverse=True))
+
+
 def resolve_run(path: str) -> str:
   """A run directory (holding config.json): `path` itself, or for a distill workdir its finished round with the
   fewest steps (`<workdir>/steps_2` after 16 -> 2)."""
   if os.path.exists(os.path.join(path, "config.json")):
     return path
-  rounds = sorted((int(name.split("_")[1]), name) for name in (os.listdir(path) if os.path.isdir(path) else [])
-                  if name.startswith("steps_") and name.split("_")[1].isdigit()
-                  and os.path.exists(os.path.join(path, name, "config.json")))
+  rounds = distill_rounds(path)
   if not rounds:
     raise FileNotFoundError(f"{path} has no config.json and no steps_N rounds: not a training or distill workdir")
-  return os.path.join(path, rounds[0][1])
+  return rounds[min(rounds)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,15 @@ class EncoderConfig:
   dropout: float = 0.1
   normalize_waveform: bool = False  # zero mean, unit variance per clip first (wav2vec2-large's feature extractor)
 
+  @classmethod
+  def from_dict(cls, d) -> "EncoderConfig":
+    """From a config block or JSON (lists become the tuples the dataclass holds)."""
+    d = dict(d)
+    for key in ("conv_channels", "conv_kernels", "conv_strides"):
+      if key in d:
+        d[key] = tuple(d[key])
+    return cls(**d)
+
   @property
   def hop(self) -> int:
     h = 1

@@ -250,16 +250,12 @@ def load_config(path: str) -> audio_encoder.EncoderConfig:
   if not os.path.exists(file):
     raise FileNotFoundError(f"{file} not found: make it with launch/import_audio_encoder.py")
   with open(file) as f:
-    enc = json.load(f)["encoder"]
-  for key in ("conv_channels", "conv_kernels", "conv_strides"):
-    enc[key] = tuple(enc[key])
-  return audio_encoder.EncoderConfig(**enc)
+    return audio_encoder.EncoderConfig.from_dict(json.load(f)["encoder"])
 
 
 def load(path: str) -> tuple[audio_encoder.EncoderConfig, dict]:
   """-> (encoder config, params) saved by `save`."""
   cfg = load_config(path)
-  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), abstract_params(cfg))
   with ocp.StandardCheckpointer() as ckptr:
-    params = ckptr.restore(os.path.join(os.path.abspath(path), "params"), target)
+    params = ckptr.restore(os.path.join(os.path.abspath(path), "params"), abstract_params(cfg))
   return cfg, params

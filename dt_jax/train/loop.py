@@ -44,12 +44,8 @@ def all_finite(tree):
 
 
 def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
-  enc = dict(cfg.model.encoder)
-  for key in ("conv_channels", "conv_kernels", "conv_strides"):
-    if key in enc:
-      enc[key] = tuple(enc[key])
   return talker.Talker(talker.TalkerConfig(
-      encoder=audio_encoder.EncoderConfig(**enc),
+      encoder=audio_encoder.EncoderConfig.from_dict(cfg.model.encoder),
       personalizer=personalizer.PersonalizerConfig(num_speakers=len(ds.speakers), num_emotions=len(ds.emotions),
                                                    **dict(cfg.model.personalizer)),
       denoiser=denoiser.DenoiserConfig(**dict(cfg.model.denoiser)), motion_dim=ds.motion_dim,
