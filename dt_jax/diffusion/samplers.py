@@ -35,14 +35,17 @@ def ancestral_step(*, z, x_pred, logsnr_t, logsnr_s, noise):
 
 
 def sample(denoise: Callable, *, z_init, num_steps: int, rng=None, sampler: str = "ddim",
-           logsnr_min: float = schedule.LOGSNR_MIN, logsnr_max: float = schedule.LOGSNR_MAX):
-  """x0 from noise z_init [B, ...] in `num_steps` (static) steps of `denoise(z, logsnr [B]) -> x_pred`."""
+           logsnr_min: float = schedule.LOGSNR_MIN, logsnr_max: float = schedule.LOGSNR_MAX, unroll: bool = False):
+  """x0 from noise z_init [B, ...] in `num_steps` (static) steps of `denoise(z, logsnr [B]) -> x_pred`.
+
+  `unroll=True` writes the steps out instead of a `fori_loop` (same numbers; for exporters without loops).
+  """
   if sampler not in ("ddim", "ancestral"):
     raise ValueError(f"unknown sampler {sampler!r}: ddim or ancestral")
   if sampler == "ancestral" and rng is None:
     raise ValueError("the ancestral sampler needs an rng")
   batch = z_init.shape[0]
-  lam = lambda u: jnp.full((batch,), schedule.logsnr_t(u, logsnr_min=logsnr_min, logsnr_max=logsnr_max))
+  lam = lambda u: jnp.broadcast_to(schedule.logsnr_t(u, logsnr_min=logsnr_min, logsnr_max=logsnr_max), (batch,))
 
   def body(k, carry):
     z, _ = carry
@@ -56,5 +59,10 @@ def sample(denoise: Callable, *, z_init, num_steps: int, rng=None, sampler: str 
       z_next = ancestral_step(z=z, x_pred=x_pred, logsnr_t=logsnr_t, logsnr_s=logsnr_s, noise=noise)
     return z_next, x_pred
 
-  _, x_last = jax.lax.fori_loop(0, num_steps, body, (z_init, jnp.zeros_like(z_init)))
-  return x_last
+  carry = (z_init, jnp.zeros_like(z_init))
+  if unroll:
+    for k in range(num_steps):
+      carry = body(k, carry)
+  else:
+    carry = jax.lax.fori_loop(0, num_steps, body, carry)
+  return carry[1]

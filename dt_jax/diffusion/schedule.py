@@ -6,6 +6,8 @@ sigma^2 = sigmoid(-lambda): alpha^2 + sigma^2 = 1. An N-step model works on the 
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -14,10 +16,18 @@ LOGSNR_MAX = 20.0
 
 
 def logsnr_t(u, *, logsnr_min: float = LOGSNR_MIN, logsnr_max: float = LOGSNR_MAX):
-  """log-SNR lambda(u) of the cosine schedule; u any shape in [0, 1]."""
-  b = jnp.arctan(jnp.exp(-0.5 * logsnr_max))
-  a = jnp.arctan(jnp.exp(-0.5 * logsnr_min)) - b
-  return -2.0 * jnp.log(jnp.tan(a * jnp.asarray(u, jnp.float32) + b))
+  """log-SNR lambda(u) of the cosine schedule; u any shape in [0, 1].
+
+  tan(a u + b) is ill-conditioned near u = 1 (its argument nears pi / 2: float32 gives lambda(1) = -20.001 and
+  another runtime something else), so u >= 1/2 uses tan(pi/2 - x) = 1 / tan(x):
+  lambda(u) = 2 log tan(a (1 - u) + c), c = arctan(exp(lambda_min / 2)) = pi/2 - b - a. Both halves are exact to
+  float32 rounding, in JAX and in an exported graph alike.
+  """
+  b = math.atan(math.exp(-0.5 * logsnr_max))
+  c = math.atan(math.exp(0.5 * logsnr_min))
+  a = math.pi / 2 - b - c
+  u = jnp.asarray(u, jnp.float32)
+  return jnp.where(u < 0.5, -2.0 * jnp.log(jnp.tan(a * u + b)), 2.0 * jnp.log(jnp.tan(a * (1.0 - u) + c)))
 
 
 def alpha_sigma(logsnr):

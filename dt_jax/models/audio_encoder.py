@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from dt_jax.models import layers
@@ -63,16 +64,18 @@ class EncoderConfig:
 
 
 def num_features(cfg: EncoderConfig, samples: int) -> int:
+  """Feature frames of the conv extractor for `samples` (a symbolic length under jax.export gives a symbolic
+  count, assumed long enough)."""
   n = samples
   for k, s in zip(cfg.conv_kernels, cfg.conv_strides):
     n = (n - k) // s + 1
-  return max(n, 0)
+  return max(n, 0) if isinstance(n, int) else n
 
 
 def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig):
   """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at 30 fps by linear interpolation in time."""
   n = h.shape[1]
-  t_center = (jnp.arange(num_frames, dtype=jnp.float32) + 0.5) / 30.0 * SAMPLE_RATE       # [T] in samples
+  t_center = (jax.lax.iota(jnp.float32, num_frames) + 0.5) / 30.0 * SAMPLE_RATE       # [T] in samples
   pos = (t_center - cfg.receptive_field / 2.0) / cfg.hop                                     # feature index
   pos = jnp.clip(pos, 0.0, n - 1.0)
   lo = jnp.floor(pos).astype(jnp.int32)
@@ -92,7 +95,7 @@ def normalize(audio, sample_mask):
 def sample_mask_from_frames(mask, num_samples: int):
   """[B, T] frame mask at 30 fps -> [B, S] sample mask at SAMPLE_RATE (the first sum(mask) / 30 seconds)."""
   n = jnp.sum(mask, -1, keepdims=True) * (SAMPLE_RATE / 30.0)
-  return (jnp.arange(num_samples)[None] < jnp.round(n)).astype(jnp.float32)
+  return (jax.lax.iota(jnp.float32, num_samples) < jnp.round(n)).astype(jnp.float32)                 # [B, S]
 
 
 class AudioEncoder(nn.Module):
@@ -103,7 +106,7 @@ class AudioEncoder(nn.Module):
     """audio [B, S] (sample_mask [B, S]: 1 = real sample) -> features [B, T, C] at 30 fps for `num_frames` = T,
     or the transformer's own output [B, N, C] at 50 Hz for `num_frames=None` (wav2vec2's last_hidden_state)."""
     cfg = self.cfg
-    if num_features(cfg, audio.shape[1]) < 1:
+    if isinstance(audio.shape[1], int) and num_features(cfg, audio.shape[1]) < 1:
       raise ValueError(f"{audio.shape[1]} samples are shorter than the encoder's receptive field "
                        f"({cfg.receptive_field} samples)")
     if cfg.normalize_waveform:
