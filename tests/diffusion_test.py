@@ -21,6 +21,25 @@ def test_schedule_endpoints_and_monotone():
   np.testing.assert_allclose(alpha ** 2 + sigma ** 2, 1.0, atol=1e-6)
 
 
+def test_schedule_is_exact_on_every_grid_in_float32():
+  """lambda(u) to float32 rounding on the grids the samplers use, the ill-conditioned end u -> 1 included."""
+  b, a = np.arctan(np.exp(-10.0)), np.arctan(np.exp(10.0)) - np.arctan(np.exp(-10.0))
+  for n in (1, 2, 4, 8, 16):
+    u = np.arange(n + 1) / n
+    exact = -2.0 * np.log(np.tan(a * u + b))                                    # float64
+    got = np.asarray(jax.jit(schedule.logsnr_t)(jnp.asarray(u, jnp.float32)))
+    np.testing.assert_allclose(got, exact, atol=2e-5)
+  assert float(schedule.logsnr_t(1.0)) == pytest.approx(-20.0, abs=1e-5)
+
+
+def test_unrolled_sampler_equals_the_loop():
+  denoise = lambda z, logsnr: jnp.tanh(z) * jax.nn.sigmoid(logsnr)[:, None, None]
+  z = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 3))
+  looped = samplers.sample(denoise, z_init=z, num_steps=4)
+  unrolled = samplers.sample(denoise, z_init=z, num_steps=4, unroll=True)
+  np.testing.assert_allclose(np.asarray(unrolled), np.asarray(looped), atol=1e-6)
+
+
 def test_round_trips():
   k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
   x = jax.random.normal(k1, (3, 5, 4))
