@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import scipy.signal
@@ -9,6 +10,7 @@ import soundfile
 
 SAMPLE_RATE = 16000
 FPS = 30
+SILENCE_PEAK = 1e-4        # a clip whose loudest sample is below this (-80 dBFS) holds no speech to animate
 
 
 class AudioError(ValueError):
@@ -44,6 +46,25 @@ def read_wav(path) -> tuple[np.ndarray, int]:
   except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
     raise AudioError(f"{path}: not a readable audio file ({e})") from e
   return to_float(data, str(path)), int(rate)
+
+
+def load_speech(path) -> np.ndarray:
+  """A speech file for animation -> float32 mono at 16 kHz. Any rate, mono or stereo, 8/16/24/32-bit integer or
+  float samples. AudioError (naming the file, one line) for a missing, empty, corrupt, NaN-holding or silent-only
+  file and for one shorter than a motion frame (1/30 s)."""
+  if not os.path.isfile(path):
+    raise AudioError(f"{path}: no such file")
+  if os.path.getsize(path) == 0:
+    raise AudioError(f"{path}: empty file (0 bytes)")
+  audio, rate = read_wav(path)
+  audio = resample(audio, rate)
+  if len(audio) < samples_for(1):
+    raise AudioError(f"{path}: {len(audio) / SAMPLE_RATE * 1000:.1f} ms of audio is shorter than one motion frame "
+                     f"({1000 / FPS:.1f} ms)")
+  peak = float(np.max(np.abs(audio)))
+  if peak < SILENCE_PEAK:
+    raise AudioError(f"{path}: silent (peak {20 * math.log10(max(peak, 1e-12)):.0f} dBFS): no speech to animate")
+  return audio
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:

@@ -75,15 +75,17 @@ def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
              stats=normalization.load(workdir), workdir=workdir)
 
 
-def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats):
+def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats, unroll: bool = False):
   """The whole jitted generator: (params, audio [B, S], mask [B, T], z_init [B, T, D]) -> motion [B, T, D] in data
-  units; audio encoding once, then `num_steps` DDIM steps."""
+  units; audio encoding once, then `num_steps` DDIM steps (`unroll`: written out, for exporters). An optional
+  fifth argument {'identity' / 'emotion': [B, d]} overrides the personal embeddings (see Personalizer)."""
   @jax.jit
-  def run(params, audio, mask, z_init):
-    feats, personal, _ = model.apply({"params": params}, audio, mask, method=talker.Talker.encode)
+  def run(params, audio, mask, z_init, embeddings=None):
+    feats, personal, _ = model.apply({"params": params}, audio, mask, embeddings=embeddings,
+                                     method=talker.Talker.encode)
     denoise = lambda z, logsnr: model.apply({"params": params}, z, logsnr, feats, personal, mask,
                                             method=talker.Talker.denoise)
-    x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps)
+    x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps, unroll=unroll)
     return normalization.denormalize(x, stats)
   return run
 

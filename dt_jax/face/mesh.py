@@ -59,6 +59,16 @@ def read_obj(path) -> tuple[np.ndarray, np.ndarray]:
   return v, fc
 
 
+def write_obj(path, vertices: np.ndarray, faces: np.ndarray) -> str:
+  """Writes a Wavefront OBJ of vertices [V, 3] and triangles [F, 3] (0-based); returns the path."""
+  v = np.asarray(vertices, np.float64)
+  lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
+  lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.asarray(faces, np.int64)]
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return str(path)
+
+
 def edge_graph(vertices: np.ndarray, faces: np.ndarray) -> scipy.sparse.csr_matrix:
   """Sparse symmetric [V, V] graph of mesh edges weighted by length (for geodesic distances)."""
   e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])

@@ -48,9 +48,15 @@ class Personalizer(nn.Module):
   cfg: PersonalizerConfig
 
   @nn.compact
-  def __call__(self, feats, mask):   # feats [B, T, C], mask [B, T] -> p [B, T, d], aux
+  def __call__(self, feats, mask, embeddings=None):   # feats [B, T, C], mask [B, T] -> p [B, T, d], aux
+    """`embeddings` {'identity' or 'emotion': [B, d]} replaces what the audio gives (a reference speaker's
+    identity, an emotion chosen by name); logits stay the audio's."""
     cfg = self.cfg
     tokens, aux = [], {}
+    embeddings = embeddings or {}
+    unknown = set(embeddings) - {n for n, on in (("identity", cfg.use_identity), ("emotion", cfg.use_emotion)) if on}
+    if unknown:
+      raise ValueError(f"this personalizer has no {' or '.join(sorted(unknown))} branch to override")
     for name, on, k in (("identity", cfg.use_identity, cfg.num_speakers), ("emotion", cfg.use_emotion,
                                                                              cfg.num_emotions)):
       if not on:
@@ -59,6 +65,8 @@ class Personalizer(nn.Module):
       q = AttentionPool(cfg.width, name=f"{name}_query")(feats, mask)                 # [B, d]
       logits = _cosine_logits(q, library, cfg.temperature)
       embedding = jax.nn.softmax(logits, axis=-1) @ library                          # [B, d]
+      if name in embeddings:
+        embedding = jnp.broadcast_to(jnp.asarray(embeddings[name], embedding.dtype), embedding.shape)
       aux[f"{name}_logits"] = logits
       aux[f"{name}_embedding"] = embedding
       tokens.append(embedding)

@@ -35,13 +35,14 @@ class Talker(nn.Module):
     self.personalizer = personalizer.Personalizer(self.cfg.personalizer)
     self.denoiser = denoiser.Denoiser(self.cfg.denoiser, self.cfg.motion_dim)
 
-  def encode(self, audio, mask, *, train: bool = False):
-    """audio [B, S], mask [B, T] -> (audio features [B, T, C], personal [B, T, d], aux)."""
+  def encode(self, audio, mask, *, embeddings=None, train: bool = False):
+    """audio [B, S], mask [B, T] -> (audio features [B, T, C], personal [B, T, d], aux); `embeddings` overrides
+    the identity and/or emotion embedding ({name: [B, d]}, see Personalizer)."""
     sample_mask = audio_encoder.sample_mask_from_frames(mask, audio.shape[1])
     feats = self.audio_encoder(audio, num_frames=mask.shape[1], sample_mask=sample_mask, train=train)
     if self.cfg.feature_width:
       feats = self.encoder_projection(feats)
-    personal, aux = self.personalizer(feats, mask)
+    personal, aux = self.personalizer(feats, mask, embeddings)
     return feats, personal, aux
 
   def denoise(self, z, logsnr, feats, personal, mask, *, train: bool = False):

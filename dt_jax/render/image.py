@@ -6,6 +6,7 @@ few hundred frames renders in seconds on a CPU.
 from __future__ import annotations
 
 import numpy as np
+import tqdm
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -63,10 +64,10 @@ class Renderer:
 
 
 def render_sequence(vertices: np.ndarray, faces: np.ndarray, *, size: int = 256, title: str = "",
-                    reference: np.ndarray | None = None) -> np.ndarray:
-  """[T, V, 3] -> uint8 [T, size, size, 3]."""
+                    reference: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
+  """[T, V, 3] -> uint8 [T, size, size, 3] (a progress bar per frame with `progress`)."""
   r = Renderer(faces, reference=vertices[0] if reference is None else reference, size=size, title=title)
-  return np.stack([r(v) for v in vertices])
+  return np.stack([r(v) for v in tqdm.tqdm(vertices, desc="render", unit="frame", disable=not progress)])
 
 
 def side_by_side(*columns: np.ndarray) -> np.ndarray:

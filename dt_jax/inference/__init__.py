@@ -1,0 +1,1 @@
+"""Inference from a wav: long audio in overlapping windows, personal overrides, and the files a user gets."""

@@ -1,0 +1,78 @@
+"""Animates a face from a wav with a trained teacher or student: .npy motion, optional OBJ frames, an MP4 with audio.
+
+  python launch/animate.py --checkpoint=runs/demo/student --audio=speech.wav --out=out/
+  python launch/animate.py --checkpoint=runs/demo/student --audio=speech.wav --out=out/ \\
+      --speaker_from=ref.wav --emotion=happy --obj
+
+Any common wav (any rate, mono or stereo, integer or float samples) is resampled to 16 kHz. Identity and emotion
+come from the audio itself unless --speaker_from (a reference clip's identity) or --emotion (a name the model was
+trained with) overrides them. Long audio is animated in overlapping windows crossfaded without seams. Bad input
+(missing, empty, corrupt, silent-only or NaN audio, shorter than a frame, an unknown emotion) exits non-zero with
+a one-line message.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from dt_jax.data import audio as audio_lib
+from dt_jax.eval import evaluator
+from dt_jax.inference import animator as animator_lib
+from dt_jax.inference import outputs
+
+_CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
+                            required=True)
+_AUDIO = flags.DEFINE_string("audio", None, "Speech to animate (wav, flac, ...).", required=True)
+_OUT = flags.DEFINE_string("out", "out", "Output folder.")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
+_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
+_SPEAKER_FROM = flags.DEFINE_string("speaker_from", None, "A reference clip whose identity to use.")
+_EMOTION = flags.DEFINE_string("emotion", None, "An emotion by name (overrides the one heard in the audio).")
+_TEMPLATE = flags.DEFINE_string("template", None, "Speaker whose face to show (default: the closest identity).")
+_OBJ = flags.DEFINE_bool("obj", False, "Also write one OBJ per frame.")
+_RENDER = flags.DEFINE_bool("render", True, "Render an MP4 with the audio (GIF without ffmpeg).")
+_WINDOW = flags.DEFINE_float("window_seconds", 10.0, "Window length for long audio.")
+_OVERLAP = flags.DEFINE_float("overlap_seconds", 1.0, "Crossfaded overlap between windows.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+_SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
+
+
+def main(argv):
+  del argv
+  try:
+    speech = audio_lib.load_speech(_AUDIO.value)
+    reference = audio_lib.load_speech(_SPEAKER_FROM.value) if _SPEAKER_FROM.value else None
+    run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+    anim = animator_lib.Animator(run, num_steps=_STEPS.value, window_seconds=_WINDOW.value,
+                                 overlap_seconds=_OVERLAP.value)
+    overrides = {}
+    if reference is not None:
+      if "identity" not in anim.branches:
+        raise animator_lib.AnimateError("this model has no identity embedding: --speaker_from cannot be used")
+      overrides["identity"] = anim.clip_embeddings(reference)[0]["identity"]
+    if _EMOTION.value:
+      overrides["emotion"] = anim.emotion_embedding(_EMOTION.value)
+    if _TEMPLATE.value:
+      if _TEMPLATE.value not in run.dataset.speakers:
+        raise animator_lib.AnimateError(f"unknown --template {_TEMPLATE.value!r}; speakers: "
+                                        f"{', '.join(run.dataset.speakers)}")
+      speaker = run.dataset.speakers.index(_TEMPLATE.value)
+    else:
+      speaker = anim.likely_speaker(anim.clip_embeddings(reference if reference is not None else speech)[1])
+    motion = anim.animate(speech, seed=_SEED.value, embeddings=overrides)
+  except (audio_lib.AudioError, animator_lib.AnimateError, FileNotFoundError) as e:
+    sys.exit(f"animate: {e}")
+  stem = os.path.splitext(os.path.basename(_AUDIO.value))[0]
+  title = f"{anim.num_steps}-step" + (f", {_EMOTION.value}" if _EMOTION.value else "")
+  meta = {"checkpoint": run.workdir, "num_steps": anim.num_steps, "seed": _SEED.value, "audio": _AUDIO.value,
+          "speaker_from": _SPEAKER_FROM.value, "emotion": _EMOTION.value, "seconds": len(speech) / 16000}
+  written = outputs.write(run.dataset, motion, speech, out_dir=_OUT.value, stem=stem, speaker=speaker,
+                          obj=_OBJ.value, render=_RENDER.value, size=_SIZE.value, title=title, meta=meta)
+  print(f"{len(motion)} frames ({len(motion) / 30:.1f} s) from {_AUDIO.value}")
+  for kind, path in written.items():
+    print(f"  {kind}: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)
