@@ -1,0 +1,46 @@
+"""Exports a trained student's (or teacher's) whole sampler, waveform and noise in, motion out, any clip length.
+
+  python launch/export.py --checkpoint=runs/demo/student --format=jax_export,onnx --out=runs/demo/export
+
+Each export is loaded back in its runtime and compared with JAX on two clip lengths; <out>/export.json records
+the signature, sizes and errors. Formats: jax_export (JAX only), onnx (onnxruntime; the `export` extra),
+savedmodel (TensorFlow; the `tf` extra).
+"""
+import os
+
+from absl import app
+from absl import flags
+
+from dt_jax.eval import evaluator
+from dt_jax.export import exporter
+from dt_jax.export import sampler as sampler_lib
+
+_CKPT = flags.DEFINE_string("checkpoint", None, "Distill workdir (its last round), a round, or a teacher workdir.",
+                            required=True)
+_FORMAT = flags.DEFINE_list("format", ["jax_export", "onnx"], f"Any of {', '.join(exporter.FORMATS)}.")
+_OUT = flags.DEFINE_string("out", "export", "Output folder.")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+_TFLITE = flags.DEFINE_bool("tflite", False, "With savedmodel: also try TFLite's converter.")
+
+
+def main(argv):
+  del argv
+  unknown = [f for f in _FORMAT.value if f not in exporter.FORMATS]
+  if unknown:
+    raise app.UsageError(f"unknown --format {', '.join(unknown)}: choose from {', '.join(exporter.FORMATS)}")
+  run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  sampler = sampler_lib.from_run(run, num_steps=_STEPS.value)
+  records = []
+  for fmt in _FORMAT.value:
+    print(f"[export] {fmt} ...", flush=True)
+    records.append(exporter.export(sampler, fmt, _OUT.value, tflite=_TFLITE.value))
+  manifest = exporter.write_manifest(_OUT.value, sampler, records, checkpoint=os.path.abspath(run.workdir))
+  print(f"{sampler.num_steps}-step sampler of {run.workdir}, {sampler.param_bytes / 1e6:.2f} MB of float32 "
+        f"parameters")
+  print(exporter.table(records))
+  print(f"manifest: {manifest}")
+
+
+if __name__ == "__main__":
+  app.run(main)
