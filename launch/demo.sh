@@ -2,11 +2,12 @@
 # The main job on the embedded synthetic corpus: set-up, build the corpus, train the small 16-step teacher,
 # distill it to 2 steps (16 -> 8 -> 4 -> 2 with encoder compression and the enhancer), train the
 # no_distillation baseline and the no_emotion ablation, benchmark them all (quality over seeds on test and
-# test_unseen, speed, size), render ground truth beside teacher-16 and student-2, and write $OUT/report.md.
+# test_unseen, speed, size), render ground truth beside teacher-16 and student-2, export the student (jax_export
+# and ONNX, each checked against JAX), animate a held-out wav with it, and write $OUT/report.md.
 # Every stage that already finished is skipped when the demo runs again (training resumes where it stopped).
 #   bash launch/demo.sh            (DATA_DIR, OUT, SCALE and SEEDS may be overridden from the environment)
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" export
 DATA_DIR="${DATA_DIR:-data}"
 OUT="${OUT:-runs/demo}"
 DATASET="${DATASET:-synthetic_talkers}"
@@ -14,36 +15,44 @@ SCALE="${SCALE:-small}"
 SEEDS="${SEEDS:-3}"
 ARGS="dataset=$DATASET,scale=$SCALE"
 
-echo "== [1/8] building $DATASET under $DATA_DIR (reused if already built)"
+echo "== [1/10] building $DATASET under $DATA_DIR (reused if already built)"
 python launch/build_data.py --dataset="$DATASET" --data_dir="$DATA_DIR"
 
-echo "== [2/8] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
+echo "== [2/10] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
 python launch/train.py --config="configs/ours16.py:$ARGS" --config.data.data_dir="$DATA_DIR" --workdir="$OUT/teacher"
 
-echo "== [3/8] distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished rounds are skipped)"
+echo "== [3/10] distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished rounds are skipped)"
 python launch/distill.py --config="configs/ours2.py:$ARGS" --config.data.data_dir="$DATA_DIR" \
   --teacher="$OUT/teacher" --workdir="$OUT/student"
 
-echo "== [4/8] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
+echo "== [4/10] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillation" \
   --config.data.data_dir="$DATA_DIR" --teacher="$OUT/teacher" --workdir="$OUT/no_distillation"
 
-echo "== [5/8] the no_emotion ablation (distilled without the emotion embedding) in $OUT/no_emotion"
+echo "== [5/10] the no_emotion ablation (distilled without the emotion embedding) in $OUT/no_emotion"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_emotion" \
   --config.data.data_dir="$DATA_DIR" --teacher="$OUT/teacher" --workdir="$OUT/no_emotion"
 
-echo "== [6/8] benchmark: quality on test and test_unseen ($SEEDS seeds), speed, size (finished rows are kept)"
+echo "== [6/10] benchmark: quality on test and test_unseen ($SEEDS seeds), speed, size (finished rows are kept)"
 python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" --split=test,test_unseen \
   --ablation=no_distillation:"$OUT/no_distillation" --ablation=no_emotion:"$OUT/no_emotion" \
   --seeds="$SEEDS" --data_dir="$DATA_DIR" --out="$OUT" > "$OUT/benchmark.log"
 
-echo "== [7/8] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"
+echo "== [7/10] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"
 python launch/render_compare.py --runs="teacher-16:$OUT/teacher,student-2:$OUT/student" --split=test \
   --data_dir="$DATA_DIR" --out="$OUT/render" | tee "$OUT/render.log"
 python launch/render_data.py --dataset="$DATASET" --data_dir="$DATA_DIR" --split=test --num_clips=5 \
-  --out="$OUT/render" >> "$OUT/render.log"
+  --out="$OUT/render" --write_wavs >> "$OUT/render.log"
 
-echo "== [8/8] report"
+echo "== [8/10] exporting the 2-step student (jax_export, onnx), each loaded back and checked against JAX"
+python launch/export.py --checkpoint="$OUT/student" --format=jax_export,onnx --data_dir="$DATA_DIR" \
+  --out="$OUT/export" | tee "$OUT/export.log"
+
+echo "== [9/10] animating a held-out wav with the student: $OUT/animate"
+python launch/animate.py --checkpoint="$OUT/student" --audio="$OUT/render/gt_test_0.wav" --data_dir="$DATA_DIR" \
+  --out="$OUT/animate" | tee "$OUT/animate.log"
+
+echo "== [10/10] report"
 {
   echo "## Ground truth | teacher-16 | student-2 (held-out test clip)"
   echo
@@ -51,6 +60,12 @@ echo "== [8/8] report"
   for f in "$OUT"/render/compare_*.mp4 "$OUT"/render/compare_*.gif; do
     if [ -f "$f" ]; then echo "Video with audio: [render/$(basename "$f")](render/$(basename "$f"))"; echo; fi
   done
+  echo "## The exported student (launch/export.py; max abs error against JAX at two clip lengths)"
+  echo
+  sed -n '/^| format/,/^$/p' "$OUT/export.log"
+  echo
+  echo "## Animated from a wav (launch/animate.py): [animate/](animate/)"
+  echo
 } >> "$OUT/report.md"
 cat "$OUT/table.md"
 echo "report: $OUT/report.md (plots: $OUT/quality_vs_speed.png, $OUT/quality_vs_steps.png; renders: $OUT/render)"

@@ -13,12 +13,14 @@ _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Where the dataset was built
 _SPLIT = flags.DEFINE_string("split", "test", "Split to draw clips from.")
 _NUM = flags.DEFINE_integer("num_clips", 4, "How many clips (one per emotion of a sentence, then more).")
 _OUT = flags.DEFINE_string("out", "runs/demo", "Output folder.")
+_WAVS = flags.DEFINE_bool("write_wavs", False, "Also write each clip's audio as a 16 kHz wav.")
 
 
 def main(argv):
   del argv
   ds = source.open_dataset(_DATASET.value, data_dir=_DATA_DIR.value)
-  for path in clips.render_ground_truth(ds, split=_SPLIT.value, num_clips=_NUM.value, out_dir=_OUT.value):
+  for path in clips.render_ground_truth(ds, split=_SPLIT.value, num_clips=_NUM.value, out_dir=_OUT.value,
+                                        write_wavs=_WAVS.value):
     print(path)
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import soundfile
 import pytest
 
 from dt_jax.data import pipeline
@@ -40,9 +41,16 @@ def test_build_data_works_without_tensorflow(tmp_path):
 
 def test_render_data(tiny_data_dir, tmp_path):
   proc = _run(["launch/render_data.py", "--dataset=synthetic_talkers/tiny", f"--data_dir={tiny_data_dir}",
-               "--split=test", "--num_clips=2", f"--out={tmp_path}"])
+               "--split=test", "--num_clips=2", f"--out={tmp_path}", "--write_wavs"])
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert sorted(os.listdir(tmp_path)) == ["gt_test_0.mp4", "gt_test_1.mp4", "gt_test_sheet.png"]
+  assert sorted(os.listdir(tmp_path)) == ["gt_test_0.mp4", "gt_test_0.wav", "gt_test_1.mp4", "gt_test_1.wav",
+                                          "gt_test_sheet.png"]
+  wav, rate = soundfile.read(os.path.join(tmp_path, "gt_test_0.wav"), dtype="float32")
+  assert rate == 16000
+  ds = source.open_dataset("synthetic_talkers/tiny", data_dir=tiny_data_dir)
+  from dt_jax.render import clips  # pylint: disable=g-import-not-at-top
+  np.testing.assert_allclose(wav, ds.splits["test"][clips.pick(ds, split="test", num_clips=2)[0]]["audio"],
+                             atol=1e-4)
 
 
 def test_missing_dataset_says_how_to_build(tmp_path):

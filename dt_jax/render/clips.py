@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import soundfile
 import tqdm
 
 from dt_jax.render import image
@@ -28,8 +29,10 @@ def pick(ds, *, split: str, num_clips: int) -> list[int]:
   return (paired + others + rest)[:num_clips]
 
 
-def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: int = 256) -> list[str]:
-  """Writes `<out_dir>/gt_<split>_<k>.mp4` (or .gif) per clip and `<out_dir>/gt_<split>_sheet.png`."""
+def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: int = 256,
+                        write_wavs: bool = False) -> list[str]:
+  """Writes `<out_dir>/gt_<split>_<k>.mp4` (or .gif) per clip and `<out_dir>/gt_<split>_sheet.png` (and each
+  clip's 16 kHz audio as `gt_<split>_<k>.wav` with `write_wavs`, input for launch/animate.py)."""
   os.makedirs(out_dir, exist_ok=True)
   src, rows, written = ds.splits[split], [], []
   for k, i in enumerate(tqdm.tqdm(pick(ds, split=split, num_clips=num_clips), desc=f"render {split}", unit="clip")):
@@ -41,6 +44,9 @@ def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: i
                                    reference=ds.rig.templates[spk])
     rows.append(frames)
     written.append(video.write_video(frames, os.path.join(out_dir, f"gt_{split}_{k}.mp4"), audio=ex["audio"]))
+    if write_wavs:
+      written.append(os.path.join(out_dir, f"gt_{split}_{k}.wav"))
+      soundfile.write(written[-1], np.asarray(ex["audio"], np.float32), 16000)
   sheet = os.path.join(out_dir, f"gt_{split}_sheet.png")
   written.append(video.write_png(image.contact_sheet(rows), sheet))
   return written
