@@ -26,11 +26,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model = dict(encoder=common.encoder(scale, student=True),
                  personalizer=dict(use_identity=variant != "no_identity", use_emotion=variant != "no_emotion"))
   c.diffusion = dict(num_steps=2)
-  # w_ae 0.1, not 1: L_ae pulls all the teacher's feature dims at ~10x the distillation loss; on the demo teacher,
-  # round 1 alone (16 -> 8) scored test LVE 5.50 / EVE 0.63 at w_ae=1, 4.80 / 0.46 at 0.1, 4.91 / 0.50 at 0.
+  # encoder_steps: L_ae alone before round 1 (encoder_from=<distill workdir> takes that workdir's instead, so that
+  # ablations share one compressed encoder). On the demo teacher, round 1 (16 -> 8) scored test LVE 4.80 /
+  # EVE 0.46 without it, 3.97 / 0.49 after 600 steps of it, 3.62 / 0.38 with the teacher's own encoder (the
+  # bound); 300 -> 900 steps of round 1 alone moved LVE by < 0.1. w_ae 0.1 in round 1, not 1: L_ae pulls all the
+  # teacher's feature dims at ~10x the distillation loss (round 1 without the stage: 5.50 at 1, 4.80 at 0.1).
   c.distill = dict(
       target="data" if variant == "no_distillation" else "teacher", end_steps=2, teacher="",
       steps_per_round={"tiny": 20, "small": 300, "paper": 50_000}[scale],
+      encoder_steps={"tiny": 10, "small": 600, "paper": 20_000}[scale], encoder_from="",
       learning_rate={"tiny": 1e-3, "small": 5e-4, "paper": 1e-4}[scale], clip_norm=1.0,
       w_ae=0.1, ae_rounds=1, w_pc=0.0 if variant == "no_enhancer" else 0.1, pc_temperature=0.1,
       heads_width={"tiny": 16, "small": 64, "paper": 256}[scale], w_identity=0.1, w_emotion=0.1, seed=0,

@@ -21,17 +21,21 @@ python launch/build_data.py --dataset="$DATASET" --data_dir="$DATA_DIR"
 echo "== [2/10] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
 python launch/train.py --config="configs/ours16.py:$ARGS" --config.data.data_dir="$DATA_DIR" --workdir="$OUT/teacher"
 
-echo "== [3/10] distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished rounds are skipped)"
+echo "== [3/10] compressing the encoder, then distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished stages are skipped)"
 python launch/distill.py --config="configs/ours2.py:$ARGS" --config.data.data_dir="$DATA_DIR" \
   --teacher="$OUT/teacher" --workdir="$OUT/student"
 
+# The ablations start from the student's compressed encoder (stage encoder/), so each differs from it only in
+# what it ablates.
 echo "== [4/10] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillation" \
-  --config.data.data_dir="$DATA_DIR" --teacher="$OUT/teacher" --workdir="$OUT/no_distillation"
+  --config.data.data_dir="$DATA_DIR" --config.distill.encoder_from="$OUT/student" \
+  --teacher="$OUT/teacher" --workdir="$OUT/no_distillation"
 
 echo "== [5/10] the no_emotion ablation (distilled without the emotion embedding) in $OUT/no_emotion"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_emotion" \
-  --config.data.data_dir="$DATA_DIR" --teacher="$OUT/teacher" --workdir="$OUT/no_emotion"
+  --config.data.data_dir="$DATA_DIR" --config.distill.encoder_from="$OUT/student" \
+  --teacher="$OUT/teacher" --workdir="$OUT/no_emotion"
 
 echo "== [6/10] benchmark: quality on test and test_unseen ($SEEDS seeds), speed, size (finished rows are kept)"
 python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" --split=test,test_unseen \

@@ -44,6 +44,6 @@ def tiny_student(tmp_path_factory):
       t.data.data_dir, t.data.global_batch, t.diffusion.num_steps, t.train.steps = data_dir, 8, 4, 4
       loop.train(t, str(root / "teacher"))
       s = ours2.get_config("dataset=synthetic_talkers,scale=tiny")
-      s.data.data_dir, s.data.global_batch, s.distill.steps_per_round = data_dir, 8, 2
+      s.data.data_dir, s.data.global_batch, s.distill.steps_per_round, s.distill.encoder_steps = data_dir, 8, 2, 2
       rounds.distill(s, teacher_dir=str(root / "teacher"), workdir=student)
   return student, data_dir

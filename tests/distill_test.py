@@ -141,6 +141,36 @@ def _count(tree):
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
+def test_encoder_stage_compresses_the_encoder_alone(distilled, teacher_dir):
+  """Before round 1, L_ae alone: its validation loss falls, and only the encoder and projection move (the
+  personalizer and denoiser are still the teacher's)."""
+  workdir, _ = distilled
+  logged = [json.loads(line) for line in open(os.path.join(workdir, "encoder", "metrics.jsonl"))]
+  val = [r["val/ae"] for r in logged if "val/ae" in r]
+  assert len(val) == 2 and val[1] < 0.8 * val[0], val
+  assert all("train/dis" not in r for r in logged)
+  teacher = evaluator.load_run(teacher_dir).params
+  stage = ckpt_lib.Checkpointer(os.path.join(workdir, "encoder", "checkpoints")).restore_local()["params"]
+  for part in ("personalizer", "denoiser"):
+    for x, y in zip(jax.tree.leaves(teacher[part]), jax.tree.leaves(stage[part])):
+      np.testing.assert_array_equal(x, y)
+  assert evaluator.distill_rounds(workdir).keys() == {2, 1}            # the stage is not a round
+
+
+def test_ablation_shares_the_encoder_stage(distilled, teacher_dir, tiny_data_dir, tmp_path):
+  workdir, _ = distilled
+  _, cfg = _configs(tiny_data_dir, variant="no_distillation")
+  cfg.distill.steps_per_round, cfg.distill.end_steps, cfg.distill.encoder_from = 1, 2, workdir
+  rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "nd"))
+  assert sorted(os.listdir(tmp_path / "nd")) == ["rounds.json", "steps_2"]          # no encoder stage of its own
+  cfg.model.encoder.width *= 2
+  with pytest.raises(ValueError, match="another student encoder"):
+    rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "wide"))
+  cfg.distill.encoder_from = str(tmp_path / "nd")
+  with pytest.raises(FileNotFoundError, match="no encoder stage"):
+    rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "none"))
+
+
 def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, teacher_dir):
   workdir, _ = distilled
   for n in (2, 1):
@@ -163,8 +193,8 @@ def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, t
 def test_killed_distillation_resumes_inside_its_round(distilled, teacher_dir, tmp_path):
   full_dir, s_cfg = distilled
   workdir = str(tmp_path / "resumed")
-  steps = s_cfg.distill.steps_per_round
-  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=steps + steps // 2)  # mid round 2
+  steps, enc = s_cfg.distill.steps_per_round, s_cfg.distill.encoder_steps
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=enc + steps + steps // 2)  # round 2
   assert rounds.round_done(os.path.join(workdir, "steps_2"), steps)
   assert not rounds.round_done(os.path.join(workdir, "steps_1"), steps)
   rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir)

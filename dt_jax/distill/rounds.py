@@ -1,16 +1,21 @@
 """The distillation rounds: 16 -> 8 -> 4 -> 2 (-> 1), each from the previous round's student, resumable.
 
-Layout of a distill workdir: `steps_8/`, `steps_4/`, `steps_2/`, each a complete run directory (its own
+Layout of a distill workdir: `encoder/` (the encoder-compression stage), `steps_8/`, `steps_4/`, `steps_2/`, each
+a complete run directory (its own
 `config.json` with the student model and `diffusion.num_steps`, `checkpoints/`, `metrics.jsonl`), so every step
 count can be evaluated, benchmarked and exported later (`launch/evaluate.py --checkpoint=<workdir>/steps_4`).
 A round is finished when its checkpoint reached the round's step count; a run started again skips finished
 rounds and resumes an unfinished one from its last checkpoint with the same data order.
 
-Round 1 starts from the teacher: the personalizer and denoiser are copied (the student's encoder projection gives
-them the teacher's feature width), the small encoder starts fresh and learns to match the teacher encoder (L_ae).
+The student starts from the teacher: the personalizer and denoiser are copied (the student's encoder projection
+gives them the teacher's feature width). Its small encoder starts fresh and is first compressed from the teacher's
+alone (`encoder/`: `distill.encoder_steps` of L_ae, nothing else trained), then round 1 keeps L_ae at `w_ae`
+beside the distillation loss. Without that stage the copied denoiser meets random features while it chases the
+halved target, and the lip information the encoder misses in round 1 is never recovered: each later round's
+teacher is the previous student.
 Each round has a fresh optimizer with the learning rate annealed linearly to 0, no dropout and no EMA.
-The `no_distillation` variant is one round on the student's own grid with the data as the target and the budget
-of all the halving rounds.
+The `no_distillation` variant is the same encoder stage, then one round on the student's own grid with the data as
+the target and the budget of all the halving rounds.
 """
 from __future__ import annotations
 
@@ -98,9 +103,33 @@ def round_done(round_dir: str, steps: int) -> bool:
   return done
 
 
+def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
+  """The parameters at the end of another distill workdir's finished encoder stage (`path` = the workdir or its
+  `encoder/`), so that ablations share one compressed encoder; it must come from the same teacher and have the
+  same student encoder."""
+  stage = path if os.path.basename(os.path.normpath(path)) == "encoder" else os.path.join(path, "encoder")
+  if not os.path.exists(os.path.join(stage, "config.json")):
+    raise FileNotFoundError(f"distill.encoder_from: {stage} holds no encoder stage (run launch/distill.py there "
+                            f"first)")
+  c = json.load(open(os.path.join(stage, "config.json")))
+  if os.path.realpath(c["distill"]["teacher"]) != os.path.realpath(teacher_dir):
+    raise ValueError(f"distill.encoder_from: {stage} was compressed from {c['distill']['teacher']}, not "
+                     f"{teacher_dir}")
+  if c["model"]["encoder"] != json.loads(json.dumps(encoder.to_dict())):
+    raise ValueError(f"distill.encoder_from: {stage} has another student encoder ({c['model']['encoder']})")
+  ckpt = ckpt_lib.Checkpointer(os.path.join(stage, "checkpoints"))
+  done = ckpt.latest_step() == c["distill"]["encoder_steps"]
+  params = ckpt.restore_local()["params"] if done else None
+  ckpt.close()
+  if not done:
+    raise ValueError(f"distill.encoder_from: the encoder stage in {stage} has not finished")
+  logging.info("encoder stage shared from %s", stage)
+  return params
+
+
 def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = None) -> dict:
-  """Runs (or resumes) every round; returns {'rounds': {num_steps: round_dir}, 'last': last round's metrics}.
-  `stop_after` stops after that many steps of this call (tests of kill-and-resume)."""
+  """Runs (or resumes) the encoder stage and every round; returns {'rounds': {num_steps: round_dir}, 'last': the
+  last stage's metrics}. `stop_after` stops after that many steps of this call (tests of kill-and-resume)."""
   run = evaluator.load_run(teacher_dir, data_dir=cfg.data.data_dir)
   teacher_cfg, ds, model, teacher_params, stats = run.cfg, run.dataset, run.model, run.params, run.stats
   d = cfg.distill
@@ -115,40 +144,57 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
   student = loop.model_from_config(ml_collections.ConfigDict({"model": model_cfg}), ds)
   heads = enhancer.EnhancerHeads(d.heads_width)
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
+  common = dict(w_pc=d.w_pc, w_identity=d.w_identity, w_emotion=d.w_emotion, pc_temperature=d.pc_temperature,
+                face_channels=face)
+  # (directory, student steps, optimizer steps, loss, data seed, teacher round): the encoder stage first (L_ae
+  # alone, the teacher's personalizer and denoiser untouched), then the halving rounds.
+  stages, source = [], teacher_params
+  if d.get("encoder_from", ""):
+    source = shared_encoder_stage(d.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
+  elif d.get("encoder_steps", 0):
+    stages.append(("encoder", rounds[0], d.encoder_steps,
+                   distill_lib.DistillConfig(num_student_steps=rounds[0], target=d.target, w_ae=1.0,
+                                             encoder_only=True, **common), d.seed + 50, None))
+  for k, n in enumerate(rounds):
+    stages.append((f"steps_{n}", n, steps_per_round,
+                   distill_lib.DistillConfig(num_student_steps=n, target=d.target,
+                                             w_ae=d.w_ae if k < d.ae_rounds else 0.0, **common),
+                   d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
   rules = [tuple(r) for r in cfg.sharding.rules]
   os.makedirs(workdir, exist_ok=True)
-  teacher, prev_params, budget, result = model, teacher_params, stop_after, {"rounds": {}}
-  for k, n in enumerate(rounds):
-    round_dir = os.path.join(workdir, f"steps_{n}")
-    result["rounds"][n] = round_dir
+  # `source` initialises the next stage's student; `teacher` / `t_source` teach the next round.
+  teacher, t_source, budget, result = model, teacher_params, stop_after, {"rounds": {}}
+  for k, (name, n, total, dcfg, seed, teacher_round) in enumerate(stages):
+    round_dir = os.path.join(workdir, name)
+    if not dcfg.encoder_only:
+      result["rounds"][n] = round_dir
     data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
-                             global_batch=cfg.data.global_batch, seed=d.seed + k, stats=stats,
+                             global_batch=cfg.data.global_batch, seed=seed, stats=stats,
                              process_index=jax.process_index(), process_count=jax.process_count())
-    dcfg = distill_lib.DistillConfig(num_student_steps=n, target=d.target, w_ae=d.w_ae if k < d.ae_rounds else 0.0,
-                                     w_pc=d.w_pc, w_identity=d.w_identity, w_emotion=d.w_emotion,
-                                     pc_temperature=d.pc_temperature, face_channels=face)
+    # The encoder stage's Adam sees exactly-zero gradients outside the encoder: its updates there are zero.
     tx = optax.chain(optax.clip_by_global_norm(d.clip_norm),
-                     optax.adam(optax.linear_schedule(d.learning_rate, 0.0, steps_per_round)))
+                     optax.adam(optax.linear_schedule(d.learning_rate, 0.0, total)))
     first = data_sharding.global_batch(data()[0], mesh)
 
-    def make(rng, source):
+    def make(rng, src):
       r1, r2 = jax.random.split(rng)
       p = student.init({"params": r1}, first["audio"], first["motion"], jnp.zeros(first["motion"].shape[0]),
                        first["mask"])["params"]
-      p, _, _ = transplant(p, source)
+      p, _, _ = transplant(p, src)
       personal = jnp.zeros(first["motion"].shape[:2] + (model_cfg.personalizer.width,))
       h = heads.init(r2, personal, first["motion"][..., np.asarray(face)], first["mask"])["params"]
       return distill_lib.create(p, h, tx)
 
     ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
     start = ckpt.latest_step() or 0
-    if start >= steps_per_round:                    # finished earlier: its student teaches the next round
-      prev_params = ckpt.restore_local()["params"]
+    if start >= total:                              # finished earlier: its student starts / teaches the next
+      source = ckpt.restore_local()["params"]
       ckpt.close()
-      teacher = student
-      logging.info("round %d (%d steps) already finished in %s", k + 1, n, round_dir)
+      if not dcfg.encoder_only:
+        teacher, t_source = student, source
+      logging.info("%s (%d steps) already finished in %s", name, n, round_dir)
       continue
-    src = jax.device_get(prev_params)
+    src = jax.device_get(source)
     state_shape = jax.eval_shape(make, jax.random.PRNGKey(d.seed), src)
     state_sh = sharding.tree_shardings(state_shape, mesh, rules=rules)
     state = jax.jit(make, out_shardings=state_sh)(jax.random.PRNGKey(d.seed), src)
@@ -158,41 +204,45 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
                    ", ".join(sorted({f.split("']")[0] + "']" for f in fresh})))
     if start:
       state = ckpt.restore(ckpt_lib.abstract(state))
-    rcfg = _round_config(cfg, model_cfg, num_steps=n, teacher=teacher_dir if k == 0 else
-                         os.path.join(workdir, f"steps_{rounds[k - 1]}"))
+    rcfg = _round_config(cfg, model_cfg, num_steps=n, teacher=os.path.join(workdir, teacher_round)
+                         if teacher_round else teacher_dir)
     with open(os.path.join(round_dir, "config.json"), "w") as f:
       f.write(rcfg.to_json_best_effort(indent=1))
     normalization.save(stats, round_dir)            # the student samples in its teacher's units
-    t_params = _replicated(prev_params, mesh)
+    t_params = _replicated(t_source, mesh)
     step_fn = jax.jit(functools.partial(distill_lib.distill_step, student=student, teacher=teacher, heads=heads,
                                         tx=tx, cfg=dcfg),
                       in_shardings=(state_sh, None, None, None), out_shardings=(state_sh, None), donate_argnums=0)
-    end = steps_per_round if budget is None else min(steps_per_round, start + budget)
+    end = total if budget is None else min(total, start + budget)
     logs = loop.Logs(round_dir, jax.process_index() == 0)
-    dis_fn = jax.jit(lambda tr, b, r: distill_lib.loss_fn(tr, t_params, b, r, student=student, teacher=teacher,
-                                                          heads=heads, cfg=dcfg)[1]["dis"])
-    val_dis = lambda st: loop.validation_loss(dis_fn, {"student": st.params, "heads": st.heads}, ds, cfg, mesh,
-                                              stats=stats)
+    val_key = "ae" if dcfg.encoder_only else "dis"
+    val_fn = jax.jit(lambda tr, b, r: distill_lib.loss_fn(tr, t_params, b, r, student=student, teacher=teacher,
+                                                          heads=heads, cfg=dcfg)[1][val_key])
+    val = lambda st: loop.validation_loss(val_fn, {"student": st.params, "heads": st.heads}, ds, cfg, mesh,
+                                          stats=stats)
     if start == 0:
-      logs.write(0, {"val/dis": val_dis(state)})
+      logs.write(0, {f"val/{val_key}": val(state)})
     rng = jax.random.PRNGKey(d.seed + 100 + k)
-    label = f"distill {2 * n}->{n}" if d.target == "teacher" else f"no_distillation {n}-step"
+    label = ("encoder (L_ae)" if dcfg.encoder_only else f"distill {2 * n}->{n}" if d.target == "teacher"
+             else f"no_distillation {n}-step")
     try:
       state, last = loop.run_steps(state, lambda s, b: step_fn(s, t_params, b, rng), data(start_step=start),
-                                   mesh=mesh, start=start, end=end, total=steps_per_round, ckpt=ckpt, logs=logs,
+                                   mesh=mesh, start=start, end=end, total=total, ckpt=ckpt, logs=logs,
                                    log_every=d.log_every, save_every=d.save_every, desc=label, workdir=round_dir)
-      if end == steps_per_round:
-        last["val/dis"] = val_dis(state)
-        logs.write(end, {"val/dis": last["val/dis"]})
+      if end == total:
+        last[f"val/{val_key}"] = val(state)
+        logs.write(end, {f"val/{val_key}": last[f"val/{val_key}"]})
     finally:
       logs.close()
       ckpt.close()
     result["last"] = last
     if budget is not None:
       budget -= end - start
-      if end < steps_per_round or budget <= 0:
+      if end < total or budget <= 0:
         break
-    prev_params, teacher = state.params, student
+    source = state.params
+    if not dcfg.encoder_only:
+      teacher, t_source = student, state.params
   with open(os.path.join(workdir, "rounds.json"), "w") as f:
     json.dump({str(n): p for n, p in result["rounds"].items()}, f, indent=1)
   result.update(student=student, dataset=ds)

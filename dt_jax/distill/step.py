@@ -1,10 +1,11 @@
 """The pure distill step: one optimizer step of the N/2-step student against the frozen N-step teacher.
 
-  L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo
+  L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_ae)
 L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
 the same z, noise level and audio. L_ae: the student's (projected) audio features against the frozen teacher
 encoder's, frame-aligned (encoder compression). L_pc: the enhancer (enhancer.py). L_id, L_emo: the personalizer's
-InfoNCE terms, as in the teacher. With target="data" the teacher's target is replaced by the data (the
+InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stage before the first round: L_ae
+alone, so only the student's encoder and projection get gradients. With target="data" the teacher's target is replaced by the data (the
 `no_distillation` baseline: a plain diffusion loss on the student's own grid).
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class DistillConfig:
   w_emotion: float = 0.1
   pc_temperature: float = 0.1
   face_channels: tuple[int, ...] = ()   # upper-face motion channels for L_pc
+  encoder_only: bool = False         # L_ae alone: the encoder-compression stage before the first round
 
 
 class DistillState(flax.struct.PyTreeNode):
@@ -69,6 +71,10 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
 
   teacher_params = jax.lax.stop_gradient(teacher_params)
   t_feats, t_personal, _ = teacher.apply({"params": teacher_params}, audio, mask, method=talker.Talker.encode)
+  if cfg.encoder_only:
+    feats, _, _ = student.apply({"params": trainable["student"]}, audio, mask, method=talker.Talker.encode)
+    ae = _masked_mean(jnp.square(feats - t_feats), mask)
+    return ae, {"ae": ae, "loss": ae}
   if cfg.target == "teacher":
     t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
                                               method=talker.Talker.denoise)
