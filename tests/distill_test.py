@@ -56,6 +56,13 @@ def test_perfect_student_samples_like_the_teacher():
                              samplers.sample(teacher, z_init=z, num_steps=2 * n), atol=1e-5)
 
 
+def test_round_schedule_warms_up_then_anneals_to_zero():
+  s = rounds.round_schedule(learning_rate=1e-3, warmup_steps=10, total_steps=100)
+  np.testing.assert_allclose([float(s(k)) for k in (0, 5, 10, 55, 100)], [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=1e-9)
+  s = rounds.round_schedule(learning_rate=1e-3, warmup_steps=0, total_steps=100)
+  np.testing.assert_allclose([float(s(k)) for k in (0, 50, 100)], [1e-3, 5e-4, 0.0], atol=1e-9)
+
+
 def test_plan_and_upper_face_channels():
   assert rounds.plan(teacher_steps=16, end_steps=2, target="teacher") == [8, 4, 2]
   assert rounds.plan(teacher_steps=16, end_steps=1, target="teacher") == [8, 4, 2, 1]
@@ -86,8 +93,8 @@ def _configs(data_dir, variant="ours2"):
   return t, s
 
 
-def _one_distill_step(devices, tiny, t_cfg, s_cfg):
-  mesh = data_sharding.data_mesh(devices)
+def _models(tiny, t_cfg, s_cfg, mesh):
+  """A random teacher, the student transplanted from it, enhancer heads and one batch on `mesh`."""
   teacher = loop.model_from_config(t_cfg, tiny)
   model_cfg = rounds.student_model_config(s_cfg, t_cfg)
   student = loop.model_from_config(type(s_cfg)({"model": model_cfg}), tiny)
@@ -100,6 +107,12 @@ def _one_distill_step(devices, tiny, t_cfg, s_cfg):
   heads = enhancer.EnhancerHeads(16)
   h = heads.init(jax.random.PRNGKey(2), jnp.zeros((8, 30, 32)), batch["motion"][..., np.asarray(face)],
                  batch["mask"])["params"]
+  return teacher, student, heads, batch, t_params, s_params, h, face
+
+
+def _one_distill_step(devices, tiny, t_cfg, s_cfg):
+  teacher, student, heads, batch, t_params, s_params, h, face = _models(tiny, t_cfg, s_cfg,
+                                                                        data_sharding.data_mesh(devices))
   import optax  # pylint: disable=g-import-not-at-top
   tx = optax.sgd(0.1)   # not Adam: it blows up float noise in exactly-zero gradients (attention key biases)
   state = distill_lib.create(s_params, h, tx)
@@ -118,6 +131,27 @@ def test_sharded_distill_step_equals_single_device(tiny, tiny_data_dir):
   assert loss8 == pytest.approx(loss1, rel=1e-5)
   for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(sharded)):
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder_loss", ["outputs", "features"])
+def test_encoder_stage_loss_trains_the_encoder_alone(tiny, tiny_data_dir, encoder_loss):
+  """Both encoder-stage losses are 0 for a student that is the teacher, and move only the student's encoder and
+  projection (the copied personalizer and denoiser get exactly zero gradient)."""
+  t_cfg, s_cfg = _configs(tiny_data_dir)
+  teacher, student, heads, batch, t_params, s_params, h, face = _models(
+      tiny, t_cfg, s_cfg, data_sharding.data_mesh(jax.devices()[:1]))
+  cfg = distill_lib.DistillConfig(num_student_steps=4, face_channels=face, encoder_only=True,
+                                  encoder_loss=encoder_loss)
+  loss = lambda tr, model: distill_lib.loss_fn(tr, t_params, batch, jax.random.PRNGKey(3), student=model,
+                                               teacher=teacher, heads=heads, cfg=cfg)
+  same, _ = loss({"student": t_params, "heads": h}, teacher)
+  assert float(same) == 0.0
+  (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)({"student": s_params, "heads": h}, student)
+  assert float(value) > 0 and set(metrics) == ({"out", "ae", "loss"} if encoder_loss == "outputs" else
+                                               {"ae", "loss"})
+  for part, g in grads["student"].items():
+    norm = float(sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(g)))
+    assert (norm > 0) == (part in distill_lib.ENCODER_PARAMS), (part, norm)
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +176,11 @@ def _count(tree):
 
 
 def test_encoder_stage_compresses_the_encoder_alone(distilled, teacher_dir):
-  """Before round 1, L_ae alone: its validation loss falls, and only the encoder and projection move (the
+  """Before round 1, L_out alone: its validation loss falls, and only the encoder and projection move (the
   personalizer and denoiser are still the teacher's)."""
   workdir, _ = distilled
   logged = [json.loads(line) for line in open(os.path.join(workdir, "encoder", "metrics.jsonl"))]
-  val = [r["val/ae"] for r in logged if "val/ae" in r]
+  val = [r["val/out"] for r in logged if "val/out" in r]
   assert len(val) == 2 and val[1] < 0.8 * val[0], val
   assert all("train/dis" not in r for r in logged)
   teacher = evaluator.load_run(teacher_dir).params

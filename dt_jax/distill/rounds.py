@@ -9,10 +9,11 @@ rounds and resumes an unfinished one from its last checkpoint with the same data
 
 The student starts from the teacher: the personalizer and denoiser are copied (the student's encoder projection
 gives them the teacher's feature width). Its small encoder starts fresh and is first compressed from the teacher's
-alone (`encoder/`: `distill.encoder_steps` of L_ae, nothing else trained), then round 1 keeps L_ae at `w_ae`
-beside the distillation loss. Without that stage the copied denoiser meets random features while it chases the
-halved target, and the lip information the encoder misses in round 1 is never recovered: each later round's
-teacher is the previous student.
+alone (`encoder/`: `distill.encoder_steps` on the teacher's grid, nothing else trained; `encoder_loss="outputs"`:
+the copied denoiser on the student's features must predict what the teacher predicts, or "features": L_ae), then
+round 1 keeps L_ae at `w_ae` beside the distillation loss. Without that stage the copied denoiser meets random
+features while it chases the halved target, and the lip information the encoder misses in round 1 is never
+recovered: each later round's teacher is the previous student.
 Each round has a fresh optimizer with the learning rate annealed linearly to 0, no dropout and no EMA.
 The `no_distillation` variant is the same encoder stage, then one round on the student's own grid with the data as
 the target and the budget of all the halving rounds.
@@ -103,6 +104,15 @@ def round_done(round_dir: str, steps: int) -> bool:
   return done
 
 
+def round_schedule(*, learning_rate: float, warmup_steps: int, total_steps: int) -> optax.Schedule:
+  """Linear warm-up from 0 over `warmup_steps`, then linear decay to 0 at `total_steps` (a fresh Adam at the full
+  rate moves every parameter by ~lr in its first steps, undoing the previous round's student)."""
+  decay = optax.linear_schedule(learning_rate, 0.0, total_steps - warmup_steps)
+  if not warmup_steps:
+    return decay
+  return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup_steps), decay], [warmup_steps])
+
+
 def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
   """The parameters at the end of another distill workdir's finished encoder stage (`path` = the workdir or its
   `encoder/`), so that ablations share one compressed encoder; it must come from the same teacher and have the
@@ -146,15 +156,18 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
   common = dict(w_pc=d.w_pc, w_identity=d.w_identity, w_emotion=d.w_emotion, pc_temperature=d.pc_temperature,
                 face_channels=face)
-  # (directory, student steps, optimizer steps, loss, data seed, teacher round): the encoder stage first (L_ae
-  # alone, the teacher's personalizer and denoiser untouched), then the halving rounds.
+  # (directory, student steps, optimizer steps, loss, data seed, teacher round): the encoder stage first (the
+  # teacher's personalizer and denoiser untouched), then the halving rounds.
   stages, source = [], teacher_params
   if d.get("encoder_from", ""):
     source = shared_encoder_stage(d.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
   elif d.get("encoder_steps", 0):
-    stages.append(("encoder", rounds[0], d.encoder_steps,
-                   distill_lib.DistillConfig(num_student_steps=rounds[0], target=d.target, w_ae=1.0,
-                                             encoder_only=True, **common), d.seed + 50, None))
+    # On the teacher's own grid: the stage matches the teacher at its step count, before any halving.
+    n_teacher = teacher_cfg.diffusion.num_steps
+    stages.append(("encoder", n_teacher, d.encoder_steps,
+                   distill_lib.DistillConfig(num_student_steps=n_teacher, target=d.target, w_ae=1.0,
+                                             encoder_only=True, encoder_loss=d.get("encoder_loss", "outputs"),
+                                             **common), d.seed + 50, None))
   for k, n in enumerate(rounds):
     stages.append((f"steps_{n}", n, steps_per_round,
                    distill_lib.DistillConfig(num_student_steps=n, target=d.target,
@@ -172,8 +185,8 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
                              global_batch=cfg.data.global_batch, seed=seed, stats=stats,
                              process_index=jax.process_index(), process_count=jax.process_count())
     # The encoder stage's Adam sees exactly-zero gradients outside the encoder: its updates there are zero.
-    tx = optax.chain(optax.clip_by_global_norm(d.clip_norm),
-                     optax.adam(optax.linear_schedule(d.learning_rate, 0.0, total)))
+    tx = optax.chain(optax.clip_by_global_norm(d.clip_norm), optax.adam(round_schedule(
+        learning_rate=d.learning_rate, warmup_steps=d.get("warmup_steps", 0), total_steps=total)))
     first = data_sharding.global_batch(data()[0], mesh)
 
     def make(rng, src):
@@ -215,7 +228,7 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
                       in_shardings=(state_sh, None, None, None), out_shardings=(state_sh, None), donate_argnums=0)
     end = total if budget is None else min(total, start + budget)
     logs = loop.Logs(round_dir, jax.process_index() == 0)
-    val_key = "ae" if dcfg.encoder_only else "dis"
+    val_key = ("out" if dcfg.encoder_loss == "outputs" else "ae") if dcfg.encoder_only else "dis"
     val_fn = jax.jit(lambda tr, b, r: distill_lib.loss_fn(tr, t_params, b, r, student=student, teacher=teacher,
                                                           heads=heads, cfg=dcfg)[1][val_key])
     val = lambda st: loop.validation_loss(val_fn, {"student": st.params, "heads": st.heads}, ds, cfg, mesh,
@@ -223,8 +236,8 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
     if start == 0:
       logs.write(0, {f"val/{val_key}": val(state)})
     rng = jax.random.PRNGKey(d.seed + 100 + k)
-    label = ("encoder (L_ae)" if dcfg.encoder_only else f"distill {2 * n}->{n}" if d.target == "teacher"
-             else f"no_distillation {n}-step")
+    label = (f"encoder ({'L_out' if val_key == 'out' else 'L_ae'})" if dcfg.encoder_only
+             else f"distill {2 * n}->{n}" if d.target == "teacher" else f"no_distillation {n}-step")
     try:
       state, last = loop.run_steps(state, lambda s, b: step_fn(s, t_params, b, rng), data(start_step=start),
                                    mesh=mesh, start=start, end=end, total=total, ckpt=ckpt, logs=logs,

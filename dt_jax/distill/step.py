@@ -1,12 +1,14 @@
 """The pure distill step: one optimizer step of the N/2-step student against the frozen N-step teacher.
 
-  L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_ae)
+  L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_out or L_ae)
 L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
 the same z, noise level and audio. L_ae: the student's (projected) audio features against the frozen teacher
 encoder's, frame-aligned (encoder compression). L_pc: the enhancer (enhancer.py). L_id, L_emo: the personalizer's
-InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stage before the first round: L_ae
-alone, so only the student's encoder and projection get gradients. With target="data" the teacher's target is replaced by the data (the
-`no_distillation` baseline: a plain diffusion loss on the student's own grid).
+InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stage before the first round: only
+the student's encoder and projection get gradients, from L_out (the copied denoiser on the student's features
+against the teacher's x prediction at the same z and noise level) or L_ae alone. With target="data" the
+teacher's target is replaced by the data (the `no_distillation` baseline: a plain diffusion loss on the student's
+own grid).
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ class DistillConfig:
   w_emotion: float = 0.1
   pc_temperature: float = 0.1
   face_channels: tuple[int, ...] = ()   # upper-face motion channels for L_pc
-  encoder_only: bool = False         # L_ae alone: the encoder-compression stage before the first round
+  encoder_only: bool = False         # the encoder-compression stage before the first round
+  encoder_loss: str = "outputs"      # its loss: "outputs" (match the teacher's x prediction) | "features" (L_ae)
 
 
 class DistillState(flax.struct.PyTreeNode):
@@ -58,6 +61,29 @@ def _masked_mean(err, mask):        # err [B, T, ...] -> scalar over valid frame
   return jnp.sum(err * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
+ENCODER_PARAMS = ("audio_encoder", "encoder_projection")   # what the encoder stage trains
+
+
+def _encoder_stage_loss(params, teacher_params, *, z, logsnr, audio, mask, t_feats, t_personal,
+                        student: talker.Talker, teacher: talker.Talker, cfg: DistillConfig):
+  """The encoder stage: only the student's encoder and projection learn (the rest is held by stop_gradient).
+  encoder_loss="outputs": the student, on the same z and noise level, must predict what the teacher predicts,
+  max(SNR, 1) weighted, so that only what the copied personalizer and denoiser use is matched; "features": L_ae
+  alone (every feature dim of the teacher's encoder, at equal weight)."""
+  params = {k: v if k in ENCODER_PARAMS else jax.lax.stop_gradient(v) for k, v in params.items()}
+  feats, personal, _ = student.apply({"params": params}, audio, mask, method=talker.Talker.encode)
+  ae = _masked_mean(jnp.square(feats - t_feats), mask)
+  if cfg.encoder_loss == "features":
+    return ae, {"ae": ae, "loss": ae}
+  if cfg.encoder_loss != "outputs":
+    raise ValueError(f"unknown encoder_loss {cfg.encoder_loss!r}: outputs or features")
+  x_teacher = teacher.apply({"params": teacher_params}, z, logsnr, t_feats, t_personal, mask,
+                            method=talker.Talker.denoise)
+  x_pred = student.apply({"params": params}, z, logsnr, feats, personal, mask, method=talker.Talker.denoise)
+  out = jnp.mean(diffusion_losses.x0_loss(x_pred=x_pred, x=x_teacher, logsnr=logsnr, mask=mask))
+  return out, {"out": out, "ae": ae, "loss": out}
+
+
 def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, teacher: talker.Talker,
             heads: enhancer.EnhancerHeads, cfg: DistillConfig):
   """(scalar loss, metrics). trainable = {'student': params, 'heads': params}; the teacher's are frozen."""
@@ -72,9 +98,8 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
   teacher_params = jax.lax.stop_gradient(teacher_params)
   t_feats, t_personal, _ = teacher.apply({"params": teacher_params}, audio, mask, method=talker.Talker.encode)
   if cfg.encoder_only:
-    feats, _, _ = student.apply({"params": trainable["student"]}, audio, mask, method=talker.Talker.encode)
-    ae = _masked_mean(jnp.square(feats - t_feats), mask)
-    return ae, {"ae": ae, "loss": ae}
+    return _encoder_stage_loss(trainable["student"], teacher_params, z=z, logsnr=logsnr, audio=audio, mask=mask,
+                               t_feats=t_feats, t_personal=t_personal, student=student, teacher=teacher, cfg=cfg)
   if cfg.target == "teacher":
     t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
                                               method=talker.Talker.denoise)
