@@ -2,6 +2,7 @@
 (4 -> 2 -> 1) that lowers the distillation loss, stores no teacher encoder, and resumes inside a round."""
 import json
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -203,6 +204,23 @@ def test_ablation_shares_the_encoder_stage(distilled, teacher_dir, tiny_data_dir
   cfg.distill.encoder_from = str(tmp_path / "nd")
   with pytest.raises(FileNotFoundError, match="no encoder stage"):
     rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "none"))
+
+
+def test_shared_encoder_stage_knows_its_teacher_from_any_directory(distilled, teacher_dir, tmp_path, monkeypatch):
+  """A stage distilled with a relative --teacher is found again from another working directory (the resolved path
+  is stored), and one from another teacher is refused."""
+  workdir, s_cfg = distilled
+  encoder = rounds.student_model_config(s_cfg, evaluator.load_run(teacher_dir).cfg).encoder
+  c = json.load(open(os.path.join(workdir, "encoder", "config.json")))
+  assert c["distill"]["teacher_realpath"] == os.path.realpath(teacher_dir)
+  c["distill"]["teacher"] = os.path.join("..", "runs", "teacher")     # as launched from some other folder
+  stage = tmp_path / "student" / "encoder"
+  shutil.copytree(os.path.join(workdir, "encoder"), stage)
+  json.dump(c, open(stage / "config.json", "w"))
+  monkeypatch.chdir(tmp_path)
+  assert jax.tree.leaves(rounds.shared_encoder_stage("student", teacher_dir=teacher_dir, encoder=encoder))
+  with pytest.raises(ValueError, match="was compressed from"):
+    rounds.shared_encoder_stage("student", teacher_dir=str(tmp_path), encoder=encoder)
 
 
 def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, teacher_dir):

@@ -88,6 +88,7 @@ def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str) -> ml_collect
   c.model = model_cfg
   c.diffusion = dict(num_steps=num_steps)
   c.distill.teacher = teacher
+  c.distill.teacher_realpath = os.path.realpath(teacher)   # `teacher` may be relative to the launch directory
   return c
 
 
@@ -122,7 +123,8 @@ def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
     raise FileNotFoundError(f"distill.encoder_from: {stage} holds no encoder stage (run launch/distill.py there "
                             f"first)")
   c = json.load(open(os.path.join(stage, "config.json")))
-  if os.path.realpath(c["distill"]["teacher"]) != os.path.realpath(teacher_dir):
+  if c["distill"].get("teacher_realpath", os.path.realpath(c["distill"]["teacher"])) != os.path.realpath(
+      teacher_dir):
     raise ValueError(f"distill.encoder_from: {stage} was compressed from {c['distill']['teacher']}, not "
                      f"{teacher_dir}")
   if c["model"]["encoder"] != json.loads(json.dumps(encoder.to_dict())):
