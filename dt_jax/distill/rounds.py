@@ -1,9 +1,9 @@
 """The distillation rounds: 16 -> 8 -> 4 -> 2 (-> 1), each from the previous round's student, resumable.
 
 Layout of a distill workdir: `encoder/` (the encoder-compression stage), `steps_8/`, `steps_4/`, `steps_2/`, each
-a complete run directory (its own
-`config.json` with the student model and `diffusion.num_steps`, `checkpoints/`, `metrics.jsonl`), so every step
-count can be evaluated, benchmarked and exported later (`launch/evaluate.py --checkpoint=<workdir>/steps_4`).
+a complete run directory (its own `config.json` with the student model and `diffusion.num_steps`, `checkpoints/`,
+`metrics.jsonl`), so every step count can be evaluated, benchmarked and exported later
+(`launch/evaluate.py --checkpoint=<workdir>/steps_4`).
 A round is finished when its checkpoint reached the round's step count; a run started again skips finished
 rounds and resumes an unfinished one from its last checkpoint with the same data order.
 
@@ -129,12 +129,11 @@ def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
                      f"{teacher_dir}")
   if c["model"]["encoder"] != json.loads(json.dumps(encoder.to_dict())):
     raise ValueError(f"distill.encoder_from: {stage} has another student encoder ({c['model']['encoder']})")
-  ckpt = ckpt_lib.Checkpointer(os.path.join(stage, "checkpoints"))
-  done = ckpt.latest_step() == c["distill"]["encoder_steps"]
-  params = ckpt.restore_local()["params"] if done else None
-  ckpt.close()
-  if not done:
+  if not round_done(stage, c["distill"]["encoder_steps"]):
     raise ValueError(f"distill.encoder_from: the encoder stage in {stage} has not finished")
+  ckpt = ckpt_lib.Checkpointer(os.path.join(stage, "checkpoints"))
+  params = ckpt.restore_local()["params"]
+  ckpt.close()
   logging.info("encoder stage shared from %s", stage)
   return params
 
@@ -161,15 +160,14 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
   # (directory, student steps, optimizer steps, loss, data seed, teacher round): the encoder stage first (the
   # teacher's personalizer and denoiser untouched), then the halving rounds.
   stages, source = [], teacher_params
-  if d.get("encoder_from", ""):
+  if d.encoder_from:
     source = shared_encoder_stage(d.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
-  elif d.get("encoder_steps", 0):
+  elif d.encoder_steps:
     # On the teacher's own grid: the stage matches the teacher at its step count, before any halving.
     n_teacher = teacher_cfg.diffusion.num_steps
     stages.append(("encoder", n_teacher, d.encoder_steps,
-                   distill_lib.DistillConfig(num_student_steps=n_teacher, target=d.target, w_ae=1.0,
-                                             encoder_only=True, encoder_loss=d.get("encoder_loss", "outputs"),
-                                             **common), d.seed + 50, None))
+                   distill_lib.DistillConfig(num_student_steps=n_teacher, encoder_only=True,
+                                             encoder_loss=d.encoder_loss, **common), d.seed + 50, None))
   for k, n in enumerate(rounds):
     stages.append((f"steps_{n}", n, steps_per_round,
                    distill_lib.DistillConfig(num_student_steps=n, target=d.target,
@@ -188,7 +186,7 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
                              process_index=jax.process_index(), process_count=jax.process_count())
     # The encoder stage's Adam sees exactly-zero gradients outside the encoder: its updates there are zero.
     tx = optax.chain(optax.clip_by_global_norm(d.clip_norm), optax.adam(round_schedule(
-        learning_rate=d.learning_rate, warmup_steps=d.get("warmup_steps", 0), total_steps=total)))
+        learning_rate=d.learning_rate, warmup_steps=d.warmup_steps, total_steps=total)))
     first = data_sharding.global_batch(data()[0], mesh)
 
     def make(rng, src):
