@@ -102,3 +102,19 @@ def test_waveform_normalisation_ignores_padding():
   np.testing.assert_allclose(b[:, :8000], a, atol=1e-4)
   np.testing.assert_allclose(b[:, 8000:], 0.0)
   assert abs(float(a.mean())) < 1e-4 and abs(float(a.std()) - 1.0) < 1e-3
+
+
+@pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
+def test_student_encoder_costs_under_an_eighth_of_the_teachers(scale):
+  """A 2-step student is 8x faster than the 16-step teacher at batch 1 only if its per-clip work is under 1/8 of
+  the teacher's (configs/common.py): counted in XLA's FLOPs for a 10 s clip, not timed."""
+  from configs import common   # pylint: disable=import-outside-toplevel
+
+  def flops(student):
+    enc = ae.AudioEncoder(ae.EncoderConfig.from_dict(common.encoder(scale, student=student)))
+    params = jax.eval_shape(lambda: enc.init(jax.random.PRNGKey(0), jnp.zeros((1, 16000)), num_frames=30))
+    lowered = jax.jit(lambda p, a: enc.apply(p, a, num_frames=300)).lower(
+        params, jax.ShapeDtypeStruct((1, 160000), jnp.float32))
+    return lowered.cost_analysis()["flops"]
+
+  assert flops(student=True) < flops(student=False) / 8
