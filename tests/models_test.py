@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import common
 from dt_jax.models import audio_encoder as ae
 from dt_jax.models import denoiser as dn
 from dt_jax.models import personalizer as pz
@@ -108,8 +109,6 @@ def test_waveform_normalisation_ignores_padding():
 def test_student_encoder_costs_under_an_eighth_of_the_teachers(scale):
   """A 2-step student is 8x faster than the 16-step teacher at batch 1 only if its per-clip work is under 1/8 of
   the teacher's (configs/common.py): counted in XLA's FLOPs for a 10 s clip, not timed."""
-  from configs import common   # pylint: disable=import-outside-toplevel
-
   def flops(student):
     enc = ae.AudioEncoder(ae.EncoderConfig.from_dict(common.encoder(scale, student=student)))
     params = jax.eval_shape(lambda: enc.init(jax.random.PRNGKey(0), jnp.zeros((1, 16000)), num_frames=30))
