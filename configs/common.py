@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from dt_jax.models import audio_encoder
+
 DATASETS = {   # dataset arg -> ({scale: TFDS name where it differs}, default TFDS name)
     "synthetic_talkers": ({"tiny": "synthetic_talkers/tiny"}, "synthetic_talkers"),
     "vocaset": ({}, "vocaset/original"),
@@ -44,12 +46,14 @@ def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
   teacher's for a 2-step student to run 8x faster than a 16-step teacher at batch 1 (the denoiser's steps cancel
   out: (E_t + 16 D) / (E_s + 2 D) >= 8 iff E_t >= 8 E_s, E counting all per-clip work). On a 10 s clip at batch 1
   on 2 CPU cores the `small` teacher's encoder takes 8.0 ms; a student of seven convs at half its width 3.6 ms
-  (student-2 5.3x); these three 1.2 ms, and their encoder stage ends lower (val/out 0.030 against 0.036). Whole 16 -> 2 on the
-  demo teacher at dd24d5c, test LVE / EVE over 3 seeds: seven convs 4.37 / 0.346 (the demo); these 4.07 / 0.363;
-  the same to 50 Hz (strides 20, 4, 4) 4.10 / 0.377; two convs (80 / 40, 16 / 16; val/out 0.039) 4.28 / 0.444."""
+  (student-2 5.3x); these three 1.2 ms, and their encoder stage ends lower (val/out 0.030 against 0.036). Whole
+  16 -> 2 on the demo teacher at dd24d5c, test LVE / EVE over 3 seeds: seven convs 4.37 / 0.346 (the demo); these
+  4.07 / 0.363; the same to 50 Hz (strides 20, 4, 4) 4.10 / 0.377; two convs (80 / 40, 16 / 16; val/out 0.039)
+  4.28 / 0.444."""
   if scale not in SCALES:
     raise ValueError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}")
-  wav2vec2 = dict(conv_kernels=(10, 3, 3, 3, 3, 2, 2), conv_strides=(5, 2, 2, 2, 2, 2, 2))
+  wav2vec2 = dict(conv_kernels=audio_encoder.EncoderConfig.conv_kernels,      # the dataclass's defaults
+                  conv_strides=audio_encoder.EncoderConfig.conv_strides)
   if scale == "paper" and not student:
     return ml_collections.ConfigDict(dict(conv_channels=(512,) * 7, **wav2vec2, width=768, layers=12, heads=12,
                                           pos_conv_kernel=128, pos_conv_groups=16, norm_first=False, dropout=0.1))
