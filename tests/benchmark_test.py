@@ -1,5 +1,12 @@
-"""The benchmark's bookkeeping: parameter counts and stored sizes, ratios to the teacher, the table."""
+"""The benchmark's bookkeeping (parameter counts and stored sizes, ratios to the teacher, the tables) and its
+speed-and-size mode on models built from configs."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 from dt_jax.eval import benchmark
 
@@ -29,3 +36,53 @@ def test_ratios_and_table():
   assert md[0].startswith("| Method | Steps | EVE | LVE | FDD | FPS (batch 1) | FPS (batch 16) |")
   assert md[3].startswith("| student-2 | 2 | 2.000 ± 0.200 | 1.000 ± 0.100 | -4.000 | 850 | 8500 | 8.5x |")
   assert "13.0%" in md[3]
+
+
+def test_speed_table_has_every_batch_and_the_ratios():
+  rows = [_row("teacher-16", "teacher", 16, 100.0, 1000), _row("student-2", "student", 2, 850.0, 130)]
+  benchmark.add_ratios(rows)
+  md = benchmark.speed_table(rows).splitlines()
+  assert md[0] == ("| Method | Steps | FPS (batch 1) | FPS (batch 16) | speed-up (batch 1) | speed-up (batch 16) | "
+                   "params (M) | Size fp32 (MB) | Size vs teacher | device |")
+  assert md[3].startswith("| student-2 | 2 | 850 | 8500 | 8.5x | 8.5x | 0.00 | 0.00 | 13.0% |")
+
+
+def test_untrained_rows_are_the_configs_teacher_and_student(tmp_path):
+  from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
+  arg = "dataset=vocaset,scale=tiny"
+  rows = benchmark.untrained_rows(ours16.get_config(arg), ours2.get_config(arg), data_dir=str(tmp_path))
+  assert [(r.name, r.num_steps, r.kind) for r in rows] == [("teacher-16", 16, "teacher"), ("student-8", 8, "student"),
+                                                           ("student-4", 4, "student"), ("student-2", 2, "student")]
+  teacher, student = (benchmark.sizes(rows[k].run.params)["params"] for k in (0, 3))
+  assert rows[0].run.dataset.motion_dim == 5023 * 3 and len(rows[0].run.dataset.speakers) == 12
+  assert teacher["denoiser"] == student["denoiser"] and teacher["personalizer"] == student["personalizer"]
+  assert student["audio_encoder"] < teacher["audio_encoder"] and "encoder_projection" not in teacher
+  assert not os.listdir(tmp_path)                         # nothing was built or downloaded
+  with pytest.raises(ValueError, match="set when it is built"):
+    benchmark.untrained_rows(ours16.get_config("dataset=etf3d,scale=tiny"),
+                             ours2.get_config("dataset=etf3d,scale=tiny"), data_dir=str(tmp_path))
+
+
+@pytest.mark.slow
+def test_benchmark_launcher_times_untrained_models(tmp_path):
+  """`launch/benchmark.py --untrained=...` as a user runs it: speed and size of the config's pair, no data."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  run = lambda *a: subprocess.run([sys.executable, "launch/benchmark.py", *a], cwd=root, capture_output=True,
+                                  text=True, timeout=300)
+  proc = run("--untrained=dataset=synthetic_talkers,scale=tiny", "--teacher=runs/x", f"--out={tmp_path}/x")
+  assert proc.returncode != 0 and "either --teacher" in proc.stderr
+  out = str(tmp_path / "speed")
+  proc = run("--untrained=dataset=synthetic_talkers,scale=tiny", "--clip_seconds=1", "--large_batch=2", "--reps=1",
+             f"--data_dir={tmp_path}/nodata", f"--out={out}")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = json.load(open(os.path.join(out, "results.json")))
+  rows = {r["name"]: r for r in results["rows"]}
+  assert list(rows) == ["teacher-16", "student-8", "student-4", "student-2"]
+  for r in rows.values():
+    assert r["weights"] == "random" and r["quality"] == {} and set(r["speed"]) == {"batch_1", "batch_2"}
+    assert all(s["fps"] > 0 and s["frames"] == 30 for s in r["speed"].values())
+  assert rows["teacher-16"]["speedup"]["batch_1"] == 1.0 and rows["student-2"]["size_ratio"] < 1.0
+  table = open(os.path.join(out, "table.md")).read()
+  assert table.startswith("### speed and size") and "| student-2 | 2 |" in table and "| student-2 | 2 |" in proc.stdout
+  report = open(os.path.join(out, "report.md")).read()
+  assert "random weights" in report and not os.path.exists(os.path.join(out, "quality_vs_speed.png"))

@@ -8,6 +8,8 @@ For every row (teacher-16, student-8/4/2[/1], ablations; the static face as the 
 * size: parameters per component and the stored size of the parameters in float32 and bfloat16.
 Each row is written to `<out>/rows/<name>.json` as soon as it is done, so a killed benchmark resumes where it
 stopped. `report` turns the rows into results.json, a markdown table in the paper's layout and plots.
+`untrained_rows` builds the teacher and its student from configs with random weights and no data: their speed and
+size are a trained pair's (same shapes, same work), e.g. at `scale=paper` on an accelerator before any training.
 """
 from __future__ import annotations
 
@@ -21,12 +23,17 @@ from typing import Any
 import flax.serialization
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from dt_jax.data import audio as audio_lib
+from dt_jax.data import normalization
+from dt_jax.data import source
+from dt_jax.distill import rounds as rounds_lib
 from dt_jax.eval import evaluator
+from dt_jax.train import loop
 
 COMPONENTS = ("audio_encoder", "encoder_projection", "personalizer", "denoiser")
 
@@ -54,6 +61,36 @@ def rows(*, teacher: str, student: str | None, ablations: dict[str, str], data_d
     run = evaluator.load_run(path, data_dir=data_dir)
     out.append(Row(name, run, run.cfg.diffusion.num_steps, "ablation"))
   return out
+
+
+def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, seed: int = 0) -> list[Row]:
+  """Rows for speed and size only: the teacher of `teacher_cfg` (configs/ours16.py) at its step count and the
+  student of `student_cfg` (configs/ours2.py) at every halving, randomly initialised. The dataset's shapes (motion
+  dimension, speaker and emotion counts) come from its TFDS builder, so nothing needs to be built; a dataset whose
+  speakers are only known once built (etf3d) needs `data_dir` of a built copy."""
+  b = source.builder(teacher_cfg.data.name, data_dir=data_dir or teacher_cfg.data.data_dir)
+  if b.info.features["speaker"].num_classes is None:
+    raise ValueError(f"{teacher_cfg.data.name}: its speaker count is set when it is built; build it (launch/"
+                     f"build_data.py) and pass its data_dir")
+  ds = source.Dataset(name=teacher_cfg.data.name, splits={}, rig=None, info=b.info)
+  stats = normalization.MotionStats(mean=np.zeros(ds.motion_dim, np.float32), scale=1.0)
+  teacher = loop.model_from_config(teacher_cfg, ds)
+  halvings = rounds_lib.plan(teacher_steps=teacher_cfg.diffusion.num_steps, end_steps=student_cfg.distill.end_steps,
+                             target="teacher")
+  student_cfg = ml_collections.ConfigDict({"model": rounds_lib.student_model_config(student_cfg, teacher_cfg)})
+  student = loop.model_from_config(student_cfg, ds)
+
+  def run(model, cfg, key):
+    frames = 30
+    params = jax.jit(model.init)({"params": jax.random.PRNGKey(key)},
+                                 jnp.zeros((1, frames * audio_lib.SAMPLE_RATE // 30)),
+                                 jnp.zeros((1, frames, ds.motion_dim)), jnp.zeros((1,)), jnp.ones((1, frames)))["params"]
+    return evaluator.Run(cfg=cfg, dataset=ds, model=model, params=params, stats=stats, workdir=None)
+
+  n = teacher_cfg.diffusion.num_steps
+  out = [Row(f"teacher-{n}", run(teacher, teacher_cfg, seed), n, "teacher")]
+  s = run(student, student_cfg, seed + 1)
+  return out + [Row(f"student-{k}", s, k, "student") for k in halvings]
 
 
 def sizes(params) -> dict[str, Any]:
@@ -118,6 +155,8 @@ def measure(row: Row, *, dataset, splits, seeds, batch_size: int, clip_seconds: 
   """Everything the benchmark records for one row."""
   out = {"name": row.name, "kind": row.kind, "num_steps": row.num_steps, "device": device_name(),
          "workdir": row.run.workdir if row.run else None, "quality": {}}
+  if row.run is not None and row.run.workdir is None:
+    out["weights"] = "random"                    # untrained_rows: speed and size only
   predict = (evaluator.static_predictor if row.run is None else
              evaluator.diffusion_predictor(row.run.model, row.run.params, num_steps=row.num_steps,
                                            stats=row.run.stats))
@@ -167,6 +206,24 @@ def table(results: list[dict], *, split: str) -> str:
     else:
       cells += ["-"] * 5
     lines.append("| " + " | ".join(cells + [r["device"]]) + " |")
+  return "\n".join(lines)
+
+
+def speed_table(results: list[dict]) -> str:
+  """Speed and size of every timed row: FPS and speed-up over the teacher at each measured batch, parameters."""
+  timed = [r for r in results if "speed" in r]
+  batches = [k for k in (timed[0]["speed"] if timed else {})]
+  label = lambda k: "sharded" if k == "sharded" else k.replace("_", " ")
+  head = (["Method", "Steps"] + [f"FPS ({label(k)})" for k in batches] + [f"speed-up ({label(k)})" for k in batches]
+          + ["params (M)", "Size fp32 (MB)", "Size vs teacher", "device"])
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in timed:
+    up = r.get("speedup", {})
+    cells = ([r["name"], str(r["num_steps"])] + [f"{r['speed'][k]['fps']:.0f}" for k in batches]
+             + [f"{up[k]:.1f}x" if k in up else "-" for k in batches]
+             + [f"{r['size']['total_params'] / 1e6:.2f}", f"{r['size']['mb_float32']:.2f}",
+                f"{100 * r.get('size_ratio', float('nan')):.1f}%", r["device"]])
+    lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
 
@@ -229,7 +286,8 @@ def plots(results: list[dict], *, split: str, out_dir: str) -> dict[str, str]:
 
 
 def report(results: list[dict], *, splits, out_dir: str, command: str = "") -> dict[str, str]:
-  """results.json, table.md (one table per split), the plots, and report.md (tables and plots embedded)."""
+  """results.json, table.md (one quality table per split, then speed and size), the plots (when a split was
+  scored), and report.md (tables and plots embedded)."""
   add_ratios(results)
   os.makedirs(out_dir, exist_ok=True)
   paths = {"results": os.path.join(out_dir, "results.json"), "table": os.path.join(out_dir, "table.md"),
@@ -239,16 +297,22 @@ def report(results: list[dict], *, splits, out_dir: str, command: str = "") -> d
   tables = []
   for split in splits:
     tables += [f"### {split}", "", table(results, split=split), ""]
+  tables += ["### speed and size", "", speed_table(results), ""]
   with open(paths["table"], "w") as f:
     f.write("\n".join(tables))
-  paths.update(plots(results, split=splits[0], out_dir=out_dir))
   md = ["# Step-count benchmark", "", f"Device: {device_name()}. LVE, EVE, MVE x1e-5; FDD x1e-7 (mean ± spread "
         "over noise seeds); FPS: frames generated per second of wall time for a fixed clip, audio encoding "
         "included, after warm-up; size: stored float32 parameters.", ""]
+  if any(r.get("weights") == "random" for r in results):
+    md += ["Models built from their configs with random weights (no training, no data): speed and size only, "
+           "which are a trained pair's (same shapes, same work).", ""]
   if command:
     md += ["```", command, "```", ""]
-  md += tables + [f"![quality against speed]({os.path.basename(paths['quality_vs_speed'])})", "",
-                  f"![quality against steps]({os.path.basename(paths['quality_vs_steps'])})", ""]
+  md += tables
+  if splits:
+    paths.update(plots(results, split=splits[0], out_dir=out_dir))
+    md += [f"![quality against speed]({os.path.basename(paths['quality_vs_speed'])})", "",
+           f"![quality against steps]({os.path.basename(paths['quality_vs_steps'])})", ""]
   with open(paths["report"], "w") as f:
     f.write("\n".join(md) + "\n")
   return paths
