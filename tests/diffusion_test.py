@@ -61,6 +61,17 @@ def test_x0_loss_weights_and_masks():
   np.testing.assert_allclose(loss, [4.0 * 1.0, 1.0 * (1 + 1 + 25 + 25) / 4], rtol=1e-5)
 
 
+def test_velocity_loss_sees_motion_not_offsets_and_masks():
+  x = jnp.zeros((2, 4, 3))
+  offset = x + 7.0                                            # right motion, wrong place: no velocity error
+  np.testing.assert_allclose(losses.velocity_loss(x_pred=offset, x=x, logsnr=jnp.zeros(2), mask=jnp.ones((2, 4))),
+                             [0.0, 0.0], atol=1e-6)
+  x_pred = x.at[:, 1].set(1.0).at[:, 3].set(5.0)             # differences 1, -1, 5 along time
+  mask = jnp.array([[1, 1, 1, 0], [1, 1, 1, 1]], jnp.float32)   # row 0: the pair (2, 3) has a padded frame
+  loss = losses.velocity_loss(x_pred=x_pred, x=x, logsnr=jnp.array([jnp.log(4.0), -3.0]), mask=mask)
+  np.testing.assert_allclose(loss, [4.0 * (1 + 1) / 2, 1.0 * (1 + 1 + 25) / 3], rtol=1e-5)
+
+
 @pytest.mark.parametrize("sampler", ["ddim", "ancestral"])
 @pytest.mark.parametrize("num_steps", [1, 2, 16])
 def test_true_x0_prediction_returns_x0(sampler, num_steps):

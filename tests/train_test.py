@@ -51,6 +51,23 @@ def test_sharded_step_equals_single_device(tiny, tiny_data_dir):
       np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_velocity_loss_is_added_with_its_weight(tiny, tiny_data_dir):
+  cfg = _cfg(tiny_data_dir, w_velocity=2.0)
+  assert loop.step_config(cfg).w_velocity == 2.0
+  del cfg.train["w_velocity"]
+  assert loop.step_config(cfg).w_velocity == 0.0                  # configs written before the key existed
+  mesh = data_sharding.data_mesh(jax.devices()[:1])
+  model = loop.model_from_config(cfg, tiny)
+  tx = optimizer.make(learning_rate=1e-3, warmup_steps=1, total_steps=10, weight_decay=1e-4, clip_norm=1.0)
+  batch = data_sharding.global_batch(pipeline.train_batches(tiny.splits["train"], window_frames=30, global_batch=8,
+                                                            seed=0)[0], mesh)
+  state, _ = loop.init_state(model, tx, batch, seed=0, mesh=mesh, rules=[(".*", "replicate")])
+  out = {w: step_lib.loss_fn(state.params, batch, jax.random.PRNGKey(1), model=model, train=False,
+                             cfg=step_lib.StepConfig(num_steps=16, w_velocity=w)) for w in (0.0, 2.0)}
+  assert "velocity" not in out[0.0][1] and float(out[2.0][1]["velocity"]) > 0
+  assert float(out[2.0][0]) == pytest.approx(float(out[0.0][0]) + 2.0 * float(out[2.0][1]["velocity"]), rel=1e-5)
+
+
 def test_fsdp_rules_shard_what_divides():
   from jax.sharding import PartitionSpec as P  # pylint: disable=g-import-not-at-top
   from dt_jax.train import sharding  # pylint: disable=g-import-not-at-top

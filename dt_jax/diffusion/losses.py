@@ -1,4 +1,5 @@
-"""Diffusion losses: the x0 error weighted by the truncated SNR, max(SNR, 1), over masked frames."""
+"""Diffusion losses: the x0 error and the optional velocity error (of frame-to-frame differences, as FaceDiffuser's),
+weighted by the truncated SNR, max(SNR, 1), over masked frames."""
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -17,4 +18,16 @@ def x0_loss(*, x_pred, x, logsnr, mask):
   """
   err = jnp.mean(jnp.square(x_pred - x), axis=-1)                              # [B, T]
   per_example = jnp.sum(err * mask, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+  return snr_trunc(logsnr) * per_example
+
+
+def velocity_loss(*, x_pred, x, logsnr, mask):
+  """[B] per-example weighted mean squared error of the frame-to-frame differences, over pairs of valid frames.
+
+  x_pred, x: [B, T, D]; logsnr: [B]; mask: [B, T]. Penalises predicted motion that is too still or too jittery
+  even where its per-frame error is small; weighted like the x0 loss.
+  """
+  err = jnp.mean(jnp.square(jnp.diff(x_pred, axis=1) - jnp.diff(x, axis=1)), axis=-1)   # [B, T - 1]
+  pairs = mask[:, 1:] * mask[:, :-1]
+  per_example = jnp.sum(err * pairs, axis=-1) / jnp.maximum(jnp.sum(pairs, axis=-1), 1.0)
   return snr_trunc(logsnr) * per_example

@@ -54,7 +54,8 @@ def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
 
 def step_config(cfg) -> step_lib.StepConfig:
   return step_lib.StepConfig(num_steps=cfg.diffusion.num_steps, w_identity=cfg.train.w_identity,
-                             w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay)
+                             w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay,
+                             w_velocity=cfg.train.get("w_velocity", 0.0))   # absent from runs before it existed
 
 
 class Logs:

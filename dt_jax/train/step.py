@@ -1,4 +1,5 @@
-"""The pure teacher train step: diffusion x0 loss (truncated-SNR weight) + contrastive personalizer losses."""
+"""The pure teacher train step: diffusion x0 loss (truncated-SNR weight), an optional velocity loss, and the
+contrastive personalizer losses."""
 from __future__ import annotations
 
 import dataclasses
@@ -20,6 +21,7 @@ class StepConfig:
   w_identity: float = 0.1
   w_emotion: float = 0.1
   ema_decay: float = 0.999
+  w_velocity: float = 0.0       # weight of the velocity loss (frame differences); 0 leaves it out
 
 
 def personalizer_terms(aux, batch, *, w_identity: float, w_emotion: float):
@@ -48,6 +50,10 @@ def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
   extra, metrics = personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
   loss = jnp.mean(x0) + extra
   metrics["x0"] = jnp.mean(x0)
+  if cfg.w_velocity:
+    velocity = jnp.mean(diffusion_losses.velocity_loss(x_pred=x_pred, x=x, logsnr=logsnr, mask=mask))
+    loss = loss + cfg.w_velocity * velocity
+    metrics["velocity"] = velocity
   metrics["loss"] = loss
   return loss, metrics
 
