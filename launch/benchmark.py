@@ -7,10 +7,11 @@ data; e.g. the paper-sized pair on an accelerator):
 
   python launch/benchmark.py --untrained=dataset=synthetic_talkers,scale=paper --out=runs/speed_paper
 
-Writes <out>/results.json, <out>/table.md (the paper's layout: EVE, LVE, FDD, FPS, Size; then speed and size), the plots
-quality_vs_speed.png and quality_vs_steps.png, and <out>/report.md with all of them. Every row is kept in <out>/rows/ as soon as it is measured: a
-killed benchmark run again skips finished rows (--overwrite measures them again). Speeds are ratios measured in
-one run on one machine (named in every row); `--device_count=N` also times the large batch sharded over N devices.
+Writes <out>/results.json, <out>/table.md (the paper's layout: EVE, LVE, FDD, FPS, Size; then speed and size), the
+plots quality_vs_speed.png and quality_vs_steps.png, and <out>/report.md with all of them. Every row is kept in
+<out>/rows/ as soon as it is measured: a killed benchmark run again skips finished rows (--overwrite measures them
+again). Speeds are ratios measured in one run on one machine (named in every row); `--device_count=N` also times the
+large batch sharded over N devices.
 """
 import json
 import os

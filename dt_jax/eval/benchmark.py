@@ -82,9 +82,9 @@ def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, see
 
   def run(model, cfg, key):
     frames = 30
-    params = jax.jit(model.init)({"params": jax.random.PRNGKey(key)},
-                                 jnp.zeros((1, frames * audio_lib.SAMPLE_RATE // 30)),
-                                 jnp.zeros((1, frames, ds.motion_dim)), jnp.zeros((1,)), jnp.ones((1, frames)))["params"]
+    inputs = (jnp.zeros((1, frames * audio_lib.SAMPLE_RATE // 30)), jnp.zeros((1, frames, ds.motion_dim)),
+              jnp.zeros((1,)), jnp.ones((1, frames)))          # audio [1, S], motion [1, T, D], t [1], mask [1, T]
+    params = jax.jit(model.init)({"params": jax.random.PRNGKey(key)}, *inputs)["params"]
     return evaluator.Run(cfg=cfg, dataset=ds, model=model, params=params, stats=stats, workdir=None)
 
   n = teacher_cfg.diffusion.num_steps
