@@ -10,6 +10,12 @@ def snr_trunc(logsnr):
   return jnp.maximum(jnp.exp(logsnr), 1.0)
 
 
+def _weighted_mean(err, *, mask, logsnr):
+  """[B]: err [B, T'] averaged over the positions where mask [B, T'] is 1, times max(SNR, 1)."""
+  per_example = jnp.sum(err * mask, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+  return snr_trunc(logsnr) * per_example
+
+
 def x0_loss(*, x_pred, x, logsnr, mask):
   """[B] per-example weighted mean squared x0 error over valid frames.
 
@@ -17,8 +23,7 @@ def x0_loss(*, x_pred, x, logsnr, mask):
   max(SNR, 1).
   """
   err = jnp.mean(jnp.square(x_pred - x), axis=-1)                              # [B, T]
-  per_example = jnp.sum(err * mask, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
-  return snr_trunc(logsnr) * per_example
+  return _weighted_mean(err, mask=mask, logsnr=logsnr)
 
 
 def velocity_loss(*, x_pred, x, logsnr, mask):
@@ -28,6 +33,4 @@ def velocity_loss(*, x_pred, x, logsnr, mask):
   even where its per-frame error is small; weighted like the x0 loss.
   """
   err = jnp.mean(jnp.square(jnp.diff(x_pred, axis=1) - jnp.diff(x, axis=1)), axis=-1)   # [B, T - 1]
-  pairs = mask[:, 1:] * mask[:, :-1]
-  per_example = jnp.sum(err * pairs, axis=-1) / jnp.maximum(jnp.sum(pairs, axis=-1), 1.0)
-  return snr_trunc(logsnr) * per_example
+  return _weighted_mean(err, mask=mask[:, 1:] * mask[:, :-1], logsnr=logsnr)

@@ -81,9 +81,9 @@ def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, see
   student = loop.model_from_config(student_cfg, ds)
 
   def run(model, cfg, key):
-    frames = 30
-    inputs = (jnp.zeros((1, frames * audio_lib.SAMPLE_RATE // 30)), jnp.zeros((1, frames, ds.motion_dim)),
-              jnp.zeros((1,)), jnp.ones((1, frames)))          # audio [1, S], motion [1, T, D], t [1], mask [1, T]
+    frames = audio_lib.FPS                                       # one second
+    inputs = (jnp.zeros((1, audio_lib.SAMPLE_RATE)), jnp.zeros((1, frames, ds.motion_dim)), jnp.zeros((1,)),
+              jnp.ones((1, frames)))                             # audio [1, S], motion [1, T, D], t [1], mask [1, T]
     params = jax.jit(model.init)({"params": jax.random.PRNGKey(key)}, *inputs)["params"]
     return evaluator.Run(cfg=cfg, dataset=ds, model=model, params=params, stats=stats, workdir=None)
 
@@ -212,9 +212,9 @@ def table(results: list[dict], *, split: str) -> str:
 def speed_table(results: list[dict]) -> str:
   """Speed and size of every timed row: FPS and speed-up over the teacher at each measured batch, parameters."""
   timed = [r for r in results if "speed" in r]
-  batches = [k for k in (timed[0]["speed"] if timed else {})]
-  label = lambda k: "sharded" if k == "sharded" else k.replace("_", " ")
-  head = (["Method", "Steps"] + [f"FPS ({label(k)})" for k in batches] + [f"speed-up ({label(k)})" for k in batches]
+  batches = list(timed[0]["speed"]) if timed else []                 # batch_1, batch_<large>[, sharded]
+  labels = [k.replace("_", " ") for k in batches]
+  head = (["Method", "Steps"] + [f"FPS ({k})" for k in labels] + [f"speed-up ({k})" for k in labels]
           + ["params (M)", "Size fp32 (MB)", "Size vs teacher", "device"])
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in timed:
