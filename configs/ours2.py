@@ -34,6 +34,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # (encoder_loss="outputs": only what the copied denoiser uses is matched). A 30-step warm-up per round
   # (4.41 / 0.57) or lr 2e-4 (4.49 / 0.57) did not help. w_ae 0.1 in round 1, not 1: L_ae pulls all the
   # teacher's feature dims at ~10x the distillation loss (round 1 without the stage: 5.50 at 1, 4.80 at 0.1).
+  # Also tried in the encoder stage (a code probe, not kept; demo teacher of 321333c, whole 16 -> 2, test, 3 seeds,
+  # against 4.06 / 0.365): matching the teacher's personalised embedding beside L_out, 4.18 / 0.333; the identity and
+  # emotion InfoNCE terms beside it, 4.35 / 0.408.
   c.distill = dict(
       target="data" if variant == "no_distillation" else "teacher", end_steps=2, teacher="",
       steps_per_round={"tiny": 20, "small": 300, "paper": 50_000}[scale],
