@@ -144,9 +144,3 @@ def test_jaw_is_predictable_and_identity_and_emotion_are_audible(tiny):
     onehot = np.eye(labels.max() + 1)[labels]
     acc = np.mean(np.argmax(_ridge(xp, onehot, lam=1.0)(tp), 1) == test_labels)
     assert acc > 2.5 / n_cls, (n_cls, acc)        # chance is 1 / n_cls
-
-
-def test_motion_frames_match_audio_length():
-  for n in (300, 533, 16000, 47467):
-    t = motion.num_frames(n)
-    assert t >= 1 and abs(motion.num_samples(t) - n) <= 16000 / 30 / 2 + 1

@@ -8,8 +8,10 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-SAMPLE_RATE = 16000
-FPS = 30
+from dt_jax.timebase import FPS
+from dt_jax.timebase import SAMPLE_RATE
+from dt_jax.timebase import samples_for
+
 SILENCE_PEAK = 1e-4        # a clip whose loudest sample is below this (-80 dBFS) holds no speech to animate
 
 
@@ -75,10 +77,6 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np
     return np.asarray(audio, np.float32)
   g = math.gcd(int(rate_in), int(rate_out))
   return scipy.signal.resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
-
-
-def samples_for(frames: int) -> int:
-  return int(round(frames * SAMPLE_RATE / FPS))
 
 
 def fit_to_frames(audio: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -12,11 +12,9 @@ import dataclasses
 import grain
 import numpy as np
 
-from dt_jax.data import audio as audio_lib
 from dt_jax.data import normalization
 from dt_jax.data import source as source_lib
-
-samples_for = audio_lib.samples_for
+from dt_jax.timebase import samples_for
 
 
 @dataclasses.dataclass(frozen=True)

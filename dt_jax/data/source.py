@@ -12,9 +12,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from dt_jax.data.audio import FPS
-from dt_jax.data.audio import SAMPLE_RATE
 from dt_jax.face import rig as rig_lib
+from dt_jax.timebase import FPS
+from dt_jax.timebase import SAMPLE_RATE
 
 
 def register(name: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 
+from dt_jax import timebase
 from dt_jax.data import source as source_lib
 
 
@@ -17,7 +18,7 @@ def summarize(ds: source_lib.Dataset) -> dict:
       samples += len(ex["audio"])
       speakers[ds.speakers[int(ex["speaker"])]] += 1
       emotions[ds.emotions[int(ex["emotion"])]] += 1
-    splits[name] = {"examples": len(src), "frames": frames, "hours": samples / source_lib.SAMPLE_RATE / 3600,
+    splits[name] = {"examples": len(src), "frames": frames, "hours": samples / timebase.SAMPLE_RATE / 3600,
                     "speakers": sorted(speakers), "emotions": dict(emotions)}
   return {"dataset": ds.name, "motion_dim": ds.motion_dim, "speakers": ds.speakers, "emotions": ds.emotions,
           "vertices": ds.rig.num_vertices, "splits": splits}

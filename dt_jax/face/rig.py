@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from dt_jax.data import safe_pickle
+from dt_jax import safe_pickle
 
 REGIONS = ("lips", "eye_forehead", "upper_face")
 
@@ -91,7 +91,8 @@ def load_regions(path: str) -> dict[str, np.ndarray]:
       if not os.path.exists(f):
         raise FileNotFoundError(f"{path}: region list {name}.txt is missing (need {', '.join(REGIONS)})")
       try:
-        regions[name] = np.unique(np.array(open(f).read().replace(",", " ").split(), dtype=np.int64))
+        with open(f) as fh:
+          regions[name] = np.unique(np.array(fh.read().replace(",", " ").split(), dtype=np.int64))
       except ValueError as e:
         raise ValueError(f"{f}: expected integers separated by commas or spaces") from e
     return {k: v.astype(np.int32) for k, v in regions.items()}

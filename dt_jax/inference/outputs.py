@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tqdm
 
-from dt_jax.data import audio as audio_lib
+from dt_jax import timebase
 from dt_jax.face import mesh
 from dt_jax.render import image
 from dt_jax.render import video
@@ -32,7 +32,7 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   np.save(written["npy"], np.asarray(data, np.float32))
   what = (f"blendshape coefficients [T, {motion.shape[1]}]" if coefficient_space
           else f"vertices [T, {verts.shape[1]}, 3] in metres (template + offsets)")
-  info = {"holds": what, "shape": list(np.shape(data)), "fps": audio_lib.FPS,
+  info = {"holds": what, "shape": list(np.shape(data)), "fps": timebase.FPS,
           "template_speaker": ds.speakers[speaker] if has_mesh else None, **(meta or {})}
   if obj and has_mesh:
     folder = base + "_obj"
@@ -43,7 +43,7 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   if render and has_mesh:
     frames = image.render_sequence(verts, rig.faces, size=size, title=title, reference=rig.templates[
         rig.speaker_index(speaker)], progress=True)
-    written["video"] = video.write_video(frames, base + ".mp4", audio=audio[:audio_lib.samples_for(len(motion))])
+    written["video"] = video.write_video(frames, base + ".mp4", audio=audio[:timebase.samples_for(len(motion))])
   if (obj or render) and not has_mesh:
     info["note"] = "this dataset was built without a mesh: no OBJ frames or video"
   with open(written["json"], "w") as f:

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 
 from dt_jax.models import layers
-
-SAMPLE_RATE = 16000
+from dt_jax.timebase import FPS
+from dt_jax.timebase import SAMPLE_RATE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +73,9 @@ def num_features(cfg: EncoderConfig, samples: int) -> int:
 
 
 def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig):
-  """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at 30 fps by linear interpolation in time."""
+  """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at FPS by linear interpolation in time."""
   n = h.shape[1]
-  t_center = (jax.lax.iota(jnp.float32, num_frames) + 0.5) / 30.0 * SAMPLE_RATE       # [T] in samples
+  t_center = (jax.lax.iota(jnp.float32, num_frames) + 0.5) / FPS * SAMPLE_RATE       # [T] in samples
   pos = (t_center - cfg.receptive_field / 2.0) / cfg.hop                                     # feature index
   pos = jnp.clip(pos, 0.0, n - 1.0)
   lo = jnp.floor(pos).astype(jnp.int32)
@@ -93,8 +93,8 @@ def normalize(audio, sample_mask):
 
 
 def sample_mask_from_frames(mask, num_samples: int):
-  """[B, T] frame mask at 30 fps -> [B, S] sample mask at SAMPLE_RATE (the first sum(mask) / 30 seconds)."""
-  n = jnp.sum(mask, -1, keepdims=True) * (SAMPLE_RATE / 30.0)
+  """[B, T] frame mask at FPS -> [B, S] sample mask at SAMPLE_RATE (the first sum(mask) / FPS seconds)."""
+  n = jnp.sum(mask, -1, keepdims=True) * (SAMPLE_RATE / FPS)
   return (jax.lax.iota(jnp.float32, num_samples) < jnp.round(n)).astype(jnp.float32)                 # [B, S]
 
 
@@ -103,7 +103,7 @@ class AudioEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, audio, *, num_frames: int | None, sample_mask=None, train: bool = False):
-    """audio [B, S] (sample_mask [B, S]: 1 = real sample) -> features [B, T, C] at 30 fps for `num_frames` = T,
+    """audio [B, S] (sample_mask [B, S]: 1 = real sample) -> features [B, T, C] at FPS for `num_frames` = T,
     or the transformer's own output [B, N, C] at 50 Hz for `num_frames=None` (wav2vec2's last_hidden_state)."""
     cfg = self.cfg
     if isinstance(audio.shape[1], int) and num_features(cfg, audio.shape[1]) < 1:

@@ -7,6 +7,7 @@ import numpy as np
 import soundfile
 import tqdm
 
+from dt_jax import timebase
 from dt_jax.render import image
 from dt_jax.render import video
 
@@ -46,7 +47,7 @@ def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: i
     written.append(video.write_video(frames, os.path.join(out_dir, f"gt_{split}_{k}.mp4"), audio=ex["audio"]))
     if write_wavs:
       written.append(os.path.join(out_dir, f"gt_{split}_{k}.wav"))
-      soundfile.write(written[-1], np.asarray(ex["audio"], np.float32), 16000)
+      soundfile.write(written[-1], np.asarray(ex["audio"], np.float32), timebase.SAMPLE_RATE)
   sheet = os.path.join(out_dir, f"gt_{split}_sheet.png")
   written.append(video.write_png(image.contact_sheet(rows), sheet))
   return written

@@ -9,6 +9,8 @@ import tempfile
 import numpy as np
 import soundfile
 
+from dt_jax import timebase
+
 
 def ffmpeg_exe() -> str | None:
   """Path of an ffmpeg binary, or None when neither imageio-ffmpeg's nor the system's exists."""
@@ -25,15 +27,15 @@ def write_png(image: np.ndarray, path: str) -> str:
   return path
 
 
-def write_gif(frames: np.ndarray, path: str, *, fps: int = 30) -> str:
+def write_gif(frames: np.ndarray, path: str, *, fps: int = timebase.FPS) -> str:
   import PIL.Image  # pylint: disable=g-import-not-at-top
   images = [PIL.Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
   images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
   return path
 
 
-def write_video(frames: np.ndarray, path: str, *, fps: int = 30, audio: np.ndarray | None = None,
-                sample_rate: int = 16000) -> str:
+def write_video(frames: np.ndarray, path: str, *, fps: int = timebase.FPS, audio: np.ndarray | None = None,
+                sample_rate: int = timebase.SAMPLE_RATE) -> str:
   """Writes `frames` [T, H, W, 3] uint8 as H.264 MP4 with `audio` muxed in; falls back to GIF (no audio) when no
   ffmpeg exists. Returns the path written (its suffix says which)."""
   frames = np.asarray(frames, np.uint8)

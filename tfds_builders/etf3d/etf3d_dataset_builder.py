@@ -32,6 +32,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
 from dt_jax.face import arkit
 from dt_jax.face import rig as rig_lib
@@ -144,7 +145,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "utterance": tfds.features.Text(),
         }),
         homepage="https://github.com/psyai-net/EmoTalk_release",
-        metadata=tfds.core.MetadataDict(fps=30, sample_rate=16000, representation="arkit52", rig_file=RIG_FILE),
+        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, representation="arkit52", rig_file=RIG_FILE),
     )
 
   def _split_generators(self, dl_manager):
@@ -182,11 +183,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         raise ValueError(f"{npy}: blendshape coefficients hold NaN or Inf")
       audio, rate = audio_lib.read_wav(wav)
       audio = audio_lib.resample(audio, rate)
-      frames_audio = len(audio) * audio_lib.FPS / audio_lib.SAMPLE_RATE
+      frames_audio = len(audio) * timebase.FPS / timebase.SAMPLE_RATE
       if abs(frames_audio - len(weights)) > 1.0:
-        raise ValueError(f"{wav}: {len(audio) / audio_lib.SAMPLE_RATE:.3f} s of audio but {npy} has "
-                         f"{len(weights)} frames ({len(weights) / audio_lib.FPS:.3f} s at 30 fps)")
-      fitted += len(audio) != audio_lib.samples_for(len(weights))
+        raise ValueError(f"{wav}: {len(audio) / timebase.SAMPLE_RATE:.3f} s of audio but {npy} has "
+                         f"{len(weights)} frames ({len(weights) / timebase.FPS:.3f} s at {timebase.FPS} fps)")
+      fitted += len(audio) != timebase.samples_for(len(weights))
       audio, weights, _ = audio_lib.fit_to_frames(audio, weights.astype(np.float32))
       yield f"{clip.source}_{clip.stem}", {
           "audio": audio, "motion": weights, "template": np.zeros(arkit.NUM, np.float32),

@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 
+from dt_jax import timebase
 from tfds_builders.synthetic_talkers import face_model
 from tfds_builders.synthetic_talkers import motion as motion_lib
 from tfds_builders.synthetic_talkers import speech
@@ -163,8 +164,8 @@ def utterance(synth: speech.Synthesizer, speaker: Speaker, spec: Spec, seed: int
   """(audio [S] float32 16 kHz, weights [T, 52] float32, phones) with S = round(T * 16000 / 30) exactly."""
   rng = np.random.default_rng([seed, 4, spec.speaker, EMOTIONS.index(spec.emotion), zlib.crc32(spec.text.encode())])
   utt = synth.synthesize(spec.text, speaker.voice, prosody(speaker, spec.emotion, rng))
-  frames = motion_lib.num_frames(len(utt.audio))
-  audio = np.zeros(motion_lib.num_samples(frames), np.float32)
+  frames = max(1, timebase.frames_for(len(utt.audio)))
+  audio = np.zeros(timebase.samples_for(frames), np.float32)
   n = min(len(audio), len(utt.audio))
   audio[:n] = utt.audio[:n]
   weights = motion_lib.generate(phones=utt.phones, audio=audio, style=speaker.style,

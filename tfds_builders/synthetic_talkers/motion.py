@@ -12,12 +12,12 @@ import dataclasses
 import numpy as np
 import scipy.ndimage
 
-from dt_jax.data import audio as audio_lib
+from dt_jax import timebase
 from dt_jax.face import arkit
+from dt_jax.timebase import FPS
+from dt_jax.timebase import SAMPLE_RATE
 from tfds_builders.synthetic_talkers import visemes as vis
 
-FPS = audio_lib.FPS
-SAMPLE_RATE = audio_lib.SAMPLE_RATE
 _SUB = 4                     # coarticulation runs at FPS * _SUB = 120 Hz
 _I = arkit.INDEX
 _ROUND = [_I[n] for n in ("mouthPucker", "mouthFunnel")]
@@ -50,13 +50,6 @@ class Emotion:
   expression: tuple[tuple[str, float], ...]   # static ARKit weights, ramped in
   articulation: float                          # gain on speech articulation
   brow_gain: float
-
-
-def num_frames(num_samples: int) -> int:
-  return max(1, int(round(num_samples / SAMPLE_RATE * FPS)))
-
-
-num_samples = audio_lib.samples_for     # S = round(T * 16000 / 30), the shared schema's alignment
 
 
 def segments(phones, lead_s: float):
@@ -98,7 +91,7 @@ def _blink(t: np.ndarray, at: float) -> np.ndarray:
 
 def generate(*, phones, audio: np.ndarray, style: Style, emotion: Emotion) -> np.ndarray:
   """[T, 52] float32 weights at 30 fps for `audio` (16 kHz) with its phone timings [(start_s, end_s, name)]."""
-  frames = num_frames(len(audio))
+  frames = timebase.frames_for(len(audio))
   n = frames * _SUB
   t = (np.arange(n) + 0.5) / (FPS * _SUB)                           # [n] sample times
   segs = segments(phones, style.lead_s)

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 import tqdm
 
+from dt_jax import timebase
 from dt_jax.face import arkit
 from dt_jax.face import mesh as mesh_lib
 from dt_jax.face import rig as rig_lib
@@ -81,7 +82,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=None,
         homepage="https://github.com/dt_jax",
-        metadata=tfds.core.MetadataDict(fps=30, sample_rate=16000, representation=(
+        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, representation=(
             "vertex_offsets" if cfg.vertices else "arkit52"), rig_file=RIG_FILE),
     )
 

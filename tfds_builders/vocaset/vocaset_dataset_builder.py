@@ -6,10 +6,10 @@ Layouts (one builder config each):
   (subject -> sentence -> {frame: row of data_verts}), `templates.pkl` (subject -> [5023, 3]).
 * `faceformer`: FaceFormer's preprocessed layout: `wav/<subject>_<sentence>.wav`,
   `vertices_npy/<subject>_<sentence>.npy` [T, 15069] (still 60 fps), `templates.pkl`.
-The pickles are Python 2 pickles; they are untrusted input and load through `dt_jax.data.safe_pickle` (numpy
+The pickles are Python 2 pickles; they are untrusted input and load through `dt_jax.safe_pickle` (numpy
 arrays and plain containers only; anything else fails the build naming the file, and no code runs).
 
-Output (the shared schema, DESIGN.md §4): audio resampled to 16 kHz from each sequence's own sample rate (int16 or
+Output (the shared schema every builder emits, README: Datasets): audio resampled to 16 kHz from each sequence's own sample rate (int16 or
 float accepted), motion at 30 fps (every second frame) as vertices minus the speaker's template [T, 15069],
 `template`, `speaker`, emotion `neutral`. Sequences whose audio and motion disagree by more than a frame are cut to
 the shorter and counted in the build log; missing (subject, sentence) pairs are skipped and counted.
@@ -35,8 +35,9 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from dt_jax import safe_pickle
+from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
-from dt_jax.data import safe_pickle
 from dt_jax.face import rig as rig_lib
 
 TRAIN = ("FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA", "FaceTalk_170725_00137_TA",
@@ -90,7 +91,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "utterance": tfds.features.Text(),
         }),
         homepage="https://voca.is.tue.mpg.de",
-        metadata=tfds.core.MetadataDict(fps=30, sample_rate=16000, source_fps=60,
+        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, source_fps=60,
                                         representation="vertex_offsets", rig_file=RIG_FILE),
     )
 

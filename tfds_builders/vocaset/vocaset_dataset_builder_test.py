@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from dt_jax.data import safe_pickle
+from dt_jax import safe_pickle
 from dt_jax.data import source
 from tfds_builders.vocaset import fixtures
 from tfds_builders.vocaset import vocaset_dataset_builder as vb
