@@ -1,4 +1,4 @@
-"""Metrics with closed-form answers (DESIGN.md §5)."""
+"""Metrics with closed-form answers."""
 import jax
 import jax.numpy as jnp
 import numpy as np

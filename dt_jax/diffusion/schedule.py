@@ -1,4 +1,4 @@
-"""The cosine log-SNR schedule (Salimans & Ho; DESIGN.md §3) on the continuous time u in [0, 1].
+"""The cosine log-SNR schedule (Salimans & Ho 2022, "Progressive distillation") on the continuous time u in [0, 1].
 
 lambda(u) = -2 log tan(a u + b), with b = arctan(exp(-lambda_max / 2)) and a = arctan(exp(-lambda_min / 2)) - b,
 so lambda(0) = lambda_max (almost clean) and lambda(1) = lambda_min (almost pure noise). alpha^2 = sigmoid(lambda),

@@ -1,4 +1,4 @@
-"""The personalizer enhancer L_pc (DESIGN.md §3): a CLIP-style symmetric InfoNCE over the batch between the pooled
+"""The personalizer enhancer L_pc: a CLIP-style symmetric InfoNCE over the batch between the pooled
 personalised embedding and an encoding of the upper face of the predicted animation, so that identity and emotion
 must show in the face. Positives are the diagonal (each clip with its own prediction).
 """
@@ -9,17 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dt_jax.eval import metrics
+from dt_jax.face import arkit
 
 
 def upper_face_channels(*, motion_dim: int, rig) -> np.ndarray:
   """Motion channels of the upper face: ARKit brow/eye/cheekSquint/noseSneer coefficients for D = 52, else the
   x, y, z offsets of the dataset's `upper_face` vertices."""
-  if motion_dim == 52:
-    return np.asarray(metrics.COEFFICIENT_REGIONS.upper_face, np.int32)
-  if rig is None or rig.regions is None:
+  if motion_dim == arkit.NUM:
+    return np.asarray(arkit.REGION_COLUMNS["upper_face"], np.int32)
+  if rig is None or not rig.has_regions:
     raise ValueError(f"motion_dim {motion_dim}: vertex data needs the dataset's upper_face region for the enhancer")
-  v = np.asarray(rig.regions.upper_face, np.int32)
+  v = np.asarray(rig.regions["upper_face"], np.int32)
   return (3 * v[:, None] + np.arange(3)[None]).reshape(-1)
 
 

@@ -1,4 +1,4 @@
-"""The step-halving target (Salimans & Ho 2022; DESIGN.md §3).
+"""The step-halving target (Salimans & Ho 2022, "Progressive distillation for fast sampling of diffusion models").
 
 A student with N/2 steps works on the grid u_i = i / (N/2); its teacher on u_j = j / N. For student index
 i in {0 .. N/2 - 1}, u = (i + 1) / (N/2): the teacher takes two deterministic DDIM steps u -> u - 1/N -> u - 2/N from

@@ -1,4 +1,4 @@
-"""LVE, EVE, MVE and FDD on vertices (DESIGN.md §5), jit-able, with frame masks for padded batches.
+"""LVE, EVE, MVE and FDD on vertices, jit-able, with frame masks for padded batches.
 
 Conventions (as the public FaceFormer/CodeTalker/FaceDiffuser code computes them):
 * LVE = mean over frames of max over lip vertices of the SQUARED distance ||y^_v - y_v||^2 (no sqrt);
@@ -15,6 +15,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from dt_jax.face import arkit
 
 PAPER_SCALES = {"lve": 1e-5, "eve": 1e-5, "mve": 1e-5, "fdd": 1e-7, "abs_fdd": 1e-7}
 
@@ -61,15 +63,7 @@ class Regions:
     return cls(**{k: np.asarray(rig.regions[k]) for k in ("lips", "eye_forehead", "upper_face")})
 
 
-def _arkit_columns(*prefixes) -> np.ndarray:
-  from dt_jax.face import arkit  # pylint: disable=g-import-not-at-top
-  return np.array([i for i, n in enumerate(arkit.NAMES) if n.startswith(prefixes)])
-
-
-COEFFICIENT_REGIONS = Regions(
-    lips=_arkit_columns("jaw", "mouth", "tongue"),
-    eye_forehead=_arkit_columns("brow", "eye"),
-    upper_face=_arkit_columns("brow", "eye", "cheekSquint", "noseSneer"))
+COEFFICIENT_REGIONS = Regions(**{k: np.asarray(v) for k, v in arkit.REGION_COLUMNS.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +77,6 @@ def space_for(rig, *, motion_dim: int) -> Space:
   """Vertices when the rig has a mesh (and, for blendshapes, a basis); else ARKit coefficient space, which
   `describe` labels so results are never mistaken for vertex errors. Coefficient arrays [..., T, 52] become
   points [..., T, 52, 1] with `coefficient_points`."""
-  from dt_jax.face import arkit  # pylint: disable=g-import-not-at-top
   blendshapes = motion_dim == arkit.NUM
   if rig is not None and rig.templates is not None and (rig.basis is not None or not blendshapes):
     return Space("vertices", Regions.from_rig(rig))

@@ -1,4 +1,5 @@
-"""The 52 ARKit blendshape names in EmoTalk's column order (Apple's list sorted alphabetically)."""
+"""The 52 ARKit blendshape names in EmoTalk's column order (Apple's list sorted alphabetically), and the columns of
+each face region (for metrics without a rig, and the enhancer's upper face)."""
 
 NAMES = (
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
@@ -14,3 +15,15 @@ NAMES = (
 NUM = len(NAMES)
 INDEX = {name: i for i, name in enumerate(NAMES)}
 assert NUM == 52 and list(NAMES) == sorted(NAMES)
+
+
+def columns(*prefixes: str) -> tuple[int, ...]:
+  """Indices of the names starting with any of `prefixes`."""
+  return tuple(i for i, n in enumerate(NAMES) if n.startswith(prefixes))
+
+
+REGION_COLUMNS = {                      # region -> coefficient columns (lips, eyes + forehead, upper face)
+    "lips": columns("jaw", "mouth", "tongue"),
+    "eye_forehead": columns("brow", "eye"),
+    "upper_face": columns("brow", "eye", "cheekSquint", "noseSneer"),
+}
