@@ -42,14 +42,9 @@ def data(args: dict) -> ml_collections.ConfigDict:
 def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
   """Audio encoder blocks. The teacher's is wav2vec2-shaped (seven convs, 320x down to 50 Hz; `paper` =
   HuBERT/wav2vec2-base, 12 x 768). The student's is small at every scale: three wide-stride convs (20x, 4x, 8x:
-  a learned filterbank down to 25 Hz) and one transformer layer. Its per-clip cost must stay under 1/8 of the
-  teacher's for a 2-step student to run 8x faster than a 16-step teacher at batch 1 (the denoiser's steps cancel
-  out: (E_t + 16 D) / (E_s + 2 D) >= 8 iff E_t >= 8 E_s, E counting all per-clip work). On a 10 s clip at batch 1
-  on 2 CPU cores the `small` teacher's encoder takes 8.0 ms; a student of seven convs at half its width 3.6 ms
-  (student-2 5.3x); these three 1.2 ms, and their encoder stage ends lower (val/out 0.030 against 0.036). Whole
-  16 -> 2 on the demo teacher at dd24d5c, test LVE / EVE over 3 seeds: seven convs 4.37 / 0.346 (the demo); these
-  4.07 / 0.363; the same to 50 Hz (strides 20, 4, 4) 4.10 / 0.377; two convs (80 / 40, 16 / 16; val/out 0.039)
-  4.28 / 0.444."""
+  a learned filterbank down to 25 Hz) and one transformer layer, so that its per-clip cost stays under 1/8 of the
+  teacher's: the condition for a 2-step student to run 8x faster than a 16-step teacher at batch 1
+  ((E_t + 16 D) / (E_s + 2 D) >= 8 iff E_t >= 8 E_s; docs/findings.md has the measurements)."""
   if scale not in SCALES:
     raise ValueError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}")
   wav2vec2 = dict(conv_kernels=audio_encoder.EncoderConfig.conv_kernels,      # the dataclass's defaults
@@ -68,13 +63,11 @@ def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
 
 
 def model(scale: str) -> ml_collections.ConfigDict:
-  """Personalizer and denoiser shapes (the encoder is `encoder`). No dropout below `paper`: the demo's teacher
-  scores better without it (test LVE / EVE 3.55 / 0.40 against 3.77 / 0.44 at 0.1, 3 seeds, demo at ef0a049). Its
-  2-step student needs the longer encoder stage of configs/ours2.py to follow it (4.58 / 0.34 after 600 steps of
-  the stage, 4.07 / 0.31 after 1500)."""
+  """Personalizer and denoiser shapes (the encoder is `encoder`). No dropout below `paper`: the CPU-sized teacher
+  underfits its 2000 steps, and dropout made it worse (docs/findings.md)."""
   width = {"tiny": 32, "small": 128, "paper": 384}[scale]
   return ml_collections.ConfigDict(dict(
-      encoder=encoder(scale),
+      encoder=encoder(scale), feature_width=0,
       personalizer=dict(width=width, heads=2 if scale == "tiny" else 4, temperature=0.1, use_identity=True,
                         use_emotion=True),
       denoiser=dict(width=width, layers={"tiny": 2, "small": 3, "paper": 6}[scale],

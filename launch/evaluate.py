@@ -1,4 +1,4 @@
-"""Samples every sequence of a split whole and scores LVE, EVE, MVE and FDD (DESIGN.md §5).
+"""Samples every sequence of a split whole and scores LVE, EVE, MVE and FDD (the README, Metrics).
 
   python launch/evaluate.py --checkpoint=runs/teacher --split=test --num_steps=16 --seeds=3
   python launch/evaluate.py --checkpoint=runs/teacher --split=test --baseline=static
@@ -11,6 +11,8 @@ from absl import app
 from absl import flags
 
 from dt_jax.eval import evaluator
+from dt_jax.runs import loading
+from dt_jax.runs import sampling
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "A training workdir.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
@@ -24,14 +26,14 @@ _OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the check
 
 def main(argv):
   del argv
-  run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
   ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
   rows = {}
   if _BASELINE.value == "static":
-    rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, evaluator.static_predictor, seeds=(0,),
+    rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, sampling.static_predictor, seeds=(0,),
                                                      batch_size=_BATCH.value)
   else:
-    predict = evaluator.diffusion_predictor(run.model, run.params, num_steps=steps, stats=run.stats)
+    predict = sampling.diffusion_predictor(run, num_steps=steps)
     rows[f"{steps}-step"] = evaluator.evaluate(ds, _SPLIT.value, predict, seeds=tuple(range(_SEEDS.value)),
                                                       batch_size=_BATCH.value)
   out = _OUT.value or _CKPT.value

@@ -11,9 +11,9 @@ import os
 from absl import app
 from absl import flags
 
-from dt_jax.eval import evaluator
 from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
+from dt_jax.runs import loading
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Distill workdir (its last round), a round, or a teacher workdir.",
                             required=True)
@@ -29,7 +29,7 @@ def main(argv):
   unknown = [f for f in _FORMAT.value if f not in exporter.FORMATS]
   if unknown:
     raise app.UsageError(f"unknown --format {', '.join(unknown)}: choose from {', '.join(exporter.FORMATS)}")
-  run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
   sampler = sampler_lib.from_run(run, num_steps=_STEPS.value)
   records = []
   for fmt in _FORMAT.value:

@@ -9,8 +9,9 @@ no ffmpeg exists) and a PNG contact sheet.
 from absl import app
 from absl import flags
 
-from dt_jax.eval import evaluator
 from dt_jax.render import clips
+from dt_jax.runs import loading
+from dt_jax.runs import sampling
 
 _RUNS = flags.DEFINE_list("runs", None, "name:workdir[:steps], comma separated.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to take the clip from.")
@@ -30,14 +31,14 @@ def main(argv):
     runs.append(parts)
   motions, ds, index = {}, None, None
   for parts in runs:
-    run = evaluator.load_run(parts[1], data_dir=_DATA_DIR.value)
+    run = loading.load_run(parts[1], data_dir=_DATA_DIR.value)
     if ds is None:
       ds = run.dataset
       order = clips.pick(ds, split=_SPLIT.value, num_clips=_CLIP.value + 1)
       if _CLIP.value >= len(order):
         raise app.UsageError(f"--clip={_CLIP.value}: split {_SPLIT.value!r} has {len(order)} clips")
       index = order[_CLIP.value]
-    motions[parts[0]] = evaluator.sample_clip(run, ds.splits[_SPLIT.value][index], seed=_SEED.value,
+    motions[parts[0]] = sampling.sample_clip(run, ds.splits[_SPLIT.value][index], seed=_SEED.value,
                                               num_steps=int(parts[2]) if len(parts) == 3 else None)
   for path in clips.render_comparison(ds, split=_SPLIT.value, index=index, motions=motions, out_dir=_OUT.value):
     print(path)

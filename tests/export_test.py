@@ -9,7 +9,8 @@ import jax
 import numpy as np
 import pytest
 
-from dt_jax.eval import evaluator
+from dt_jax.runs import loading
+from dt_jax.runs import sampling
 from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
 
@@ -20,15 +21,15 @@ TOLERANCE = {"jax_export": 1e-6, "onnx": 1e-4, "savedmodel": 1e-5}
 @pytest.fixture(scope="module")
 def sampler(tiny_student):
   workdir, data_dir = tiny_student
-  return sampler_lib.from_run(evaluator.load_run(workdir, data_dir=data_dir))
+  return sampler_lib.from_run(loading.load_run(workdir, data_dir=data_dir))
 
 
 def test_sampler_matches_the_evaluation_sampler(sampler, tiny_student):
   workdir, data_dir = tiny_student
-  run = evaluator.load_run(workdir, data_dir=data_dir)
+  run = loading.load_run(workdir, data_dir=data_dir)
   assert sampler.num_steps == 2 and sampler.motion_dim == run.dataset.motion_dim
   audio, noise = sampler.example_inputs(frames=40, batch=2)
-  looped = evaluator.sample_fn(run.model, num_steps=2, stats=run.stats)(run.params, audio, np.ones((2, 40)), noise)
+  looped = sampling.sample_fn(run.model, num_steps=2, stats=run.stats)(run.params, audio, np.ones((2, 40)), noise)
   np.testing.assert_allclose(np.asarray(jax.jit(sampler.fn)(audio, noise)), np.asarray(looped), atol=1e-5)
 
 

@@ -12,6 +12,7 @@ import pytest
 from configs import ours16
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
+from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
 from dt_jax.train import optimizer
@@ -30,7 +31,7 @@ def _cfg(data_dir, **train):
 
 def _one_step(cfg, tiny, devices, rules):
   mesh = data_sharding.data_mesh(devices)
-  model = loop.model_from_config(cfg, tiny)
+  model = loading.model_for(cfg, tiny)
   tx = optimizer.make(learning_rate=1e-3, warmup_steps=1, total_steps=10, weight_decay=1e-4, clip_norm=1.0)
   host = pipeline.train_batches(tiny.splits["train"], window_frames=30, global_batch=8, seed=0)[0]
   batch = data_sharding.global_batch(host, mesh)
@@ -55,9 +56,9 @@ def test_velocity_loss_is_added_with_its_weight(tiny, tiny_data_dir):
   cfg = _cfg(tiny_data_dir, w_velocity=2.0)
   assert loop.step_config(cfg).w_velocity == 2.0
   del cfg.train["w_velocity"]
-  assert loop.step_config(cfg).w_velocity == 0.0                  # configs written before the key existed
+  assert loop.step_config(loading.upgrade_config(cfg)).w_velocity == 0.0   # configs written before the key existed
   mesh = data_sharding.data_mesh(jax.devices()[:1])
-  model = loop.model_from_config(cfg, tiny)
+  model = loading.model_for(cfg, tiny)
   tx = optimizer.make(learning_rate=1e-3, warmup_steps=1, total_steps=10, weight_decay=1e-4, clip_norm=1.0)
   batch = data_sharding.global_batch(pipeline.train_batches(tiny.splits["train"], window_frames=30, global_batch=8,
                                                             seed=0)[0], mesh)

@@ -1,9 +1,9 @@
 """The function every exporter converts: audio [B, S] and noise [B, T, D] -> motion [B, T, D], parameters baked in.
 
 The noise is an input (a run is reproducible across runtimes given the same noise) and T comes from its shape:
-T = floor(S * 30 / 16000) frames for S samples of 16 kHz audio. B, S and T are symbolic in every export; S must be
-at least the audio encoder's receptive field. The sampler's steps are written out (no loop), so converters
-without loop support see a plain graph.
+T = floor((S + 0.5) * 30 / 16000) frames for S samples of 16 kHz audio (dt_jax.timebase.frames_for). B, S and T
+are symbolic in every export; S must be at least the audio encoder's receptive field. The sampler's steps are
+written out (no loop), so converters without loop support see a plain graph.
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dt_jax.data import audio as audio_lib
-from dt_jax.eval import evaluator
+from dt_jax import timebase
+from dt_jax.runs import loading
+from dt_jax.runs import sampling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,21 +35,21 @@ class Sampler:
   def example_inputs(self, *, frames: int, batch: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic test inputs for `frames` frames: noisy, speech-loud audio and standard normal noise."""
     rng = np.random.default_rng(seed)
-    audio = (0.1 * rng.standard_normal((batch, audio_lib.samples_for(frames)))).astype(np.float32)
+    audio = (0.1 * rng.standard_normal((batch, timebase.samples_for(frames)))).astype(np.float32)
     noise = rng.standard_normal((batch, frames, self.motion_dim)).astype(np.float32)
     return audio, noise
 
   def describe(self) -> dict:
     return {"inputs": {"audio": "float32 [B, S]: 16 kHz mono in [-1, 1], S >= " + str(self.min_samples),
-                       "noise": f"float32 [B, T, {self.motion_dim}]: N(0, 1), T = floor(S * 30 / 16000)"},
+                       "noise": f"float32 [B, T, {self.motion_dim}]: N(0, 1), T = floor((S + 0.5) * 30 / 16000)"},
             "outputs": {"motion": f"float32 [B, T, {self.motion_dim}] in the dataset's units"},
-            "num_steps": self.num_steps, "sample_rate": audio_lib.SAMPLE_RATE, "fps": audio_lib.FPS}
+            "num_steps": self.num_steps, "sample_rate": timebase.SAMPLE_RATE, "fps": timebase.FPS}
 
 
-def from_run(run: evaluator.Run, *, num_steps: int | None = None) -> Sampler:
+def from_run(run: loading.Run, *, num_steps: int | None = None) -> Sampler:
   """The exportable sampler of a loaded run (a student round, or a teacher) with `num_steps` DDIM steps."""
-  steps = int(num_steps or run.cfg.diffusion.num_steps)
-  fn = evaluator.sample_fn(run.model, num_steps=steps, stats=run.stats, unroll=True)
+  steps = int(num_steps or run.num_steps)
+  fn = sampling.sample_fn(run.model, num_steps=steps, stats=run.stats, unroll=True)
   params = jax.tree.map(np.asarray, run.params)
 
   def sample(audio, noise):

@@ -25,6 +25,17 @@ class TalkerConfig:
   feature_width: int = 0      # > 0: project the encoder's features to this width (a student matching its teacher)
 
 
+def from_config(model_cfg, *, motion_dim: int, num_speakers: int, num_emotions: int) -> "Talker":
+  """The talker of a config's `model` block (configs/common.py:model; a student's from distill/plan.py) for a
+  dataset with `motion_dim` channels and its speaker and emotion counts (the personalizer's library sizes)."""
+  return Talker(TalkerConfig(
+      encoder=audio_encoder.EncoderConfig.from_dict(model_cfg.encoder),
+      personalizer=personalizer.PersonalizerConfig(num_speakers=num_speakers, num_emotions=num_emotions,
+                                                   **dict(model_cfg.personalizer)),
+      denoiser=denoiser.DenoiserConfig(**dict(model_cfg.denoiser)), motion_dim=motion_dim,
+      feature_width=model_cfg.feature_width))
+
+
 class Talker(nn.Module):
   cfg: TalkerConfig
 

@@ -22,9 +22,6 @@ from dt_jax.data import normalization
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
 from dt_jax.data import source
-from dt_jax.models import audio_encoder
-from dt_jax.models import denoiser
-from dt_jax.models import personalizer
 from dt_jax.models import pretrained
 from dt_jax.models import talker
 from dt_jax.train import checkpoint as ckpt_lib
@@ -43,19 +40,10 @@ def all_finite(tree):
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
-def model_from_config(cfg, ds: source.Dataset) -> talker.Talker:
-  return talker.Talker(talker.TalkerConfig(
-      encoder=audio_encoder.EncoderConfig.from_dict(cfg.model.encoder),
-      personalizer=personalizer.PersonalizerConfig(num_speakers=len(ds.speakers), num_emotions=len(ds.emotions),
-                                                   **dict(cfg.model.personalizer)),
-      denoiser=denoiser.DenoiserConfig(**dict(cfg.model.denoiser)), motion_dim=ds.motion_dim,
-      feature_width=cfg.model.get("feature_width", 0)))
-
-
 def step_config(cfg) -> step_lib.StepConfig:
   return step_lib.StepConfig(num_steps=cfg.diffusion.num_steps, w_identity=cfg.train.w_identity,
                              w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay,
-                             w_velocity=cfg.train.get("w_velocity", 0.0))   # absent from runs before it existed
+                             w_velocity=cfg.train.w_velocity)
 
 
 class Logs:
@@ -160,9 +148,10 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   if cfg.data.global_batch % mesh.size:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices; set "
                      f"--config.data.global_batch to a multiple of {mesh.size}")
-  model = model_from_config(cfg, ds)
-  frozen = optimizer.frozen_audio_encoder(feature_extractor=cfg.train.get("freeze_feature_extractor", False),
-                                          layers=cfg.train.get("freeze_encoder_layers", 0))
+  model = talker.from_config(cfg.model, motion_dim=ds.motion_dim, num_speakers=len(ds.speakers),
+                             num_emotions=len(ds.emotions))
+  frozen = optimizer.frozen_audio_encoder(feature_extractor=cfg.train.freeze_feature_extractor,
+                                          layers=cfg.train.freeze_encoder_layers)
   tx = optimizer.make(learning_rate=cfg.train.learning_rate, warmup_steps=cfg.train.warmup_steps,
                       total_steps=cfg.train.steps, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm,
                       frozen=frozen)
@@ -180,7 +169,7 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   start = ckpt.latest_step() or 0
   if start:
     state = ckpt.restore(ckpt_lib.abstract(state))
-  elif cfg.model.get("audio_encoder_init"):
+  elif cfg.model.audio_encoder_init:
     state = with_pretrained_encoder(state, state_sh, cfg.model.audio_encoder_init)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(cfg.to_json_best_effort(indent=1))

@@ -1,0 +1,108 @@
+"""Finding and loading trained runs: a teacher workdir, a distillation round, or a distill workdir (its last round).
+
+A run directory holds `config.json` (the full config it was trained with), `motion_stats.npz` and orbax
+`checkpoints/`. Configs saved by older versions of dt_jax are brought up to date in one place (`upgrade_config`),
+so the rest of the code reads every key directly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from typing import Any
+
+import ml_collections
+
+from dt_jax.data import normalization
+from dt_jax.data import source
+from dt_jax.models import talker
+from dt_jax.train import checkpoint as ckpt_lib
+
+# Keys added after runs were first saved, with the value that reproduces what those runs did.
+_ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0),
+               ("train", "freeze_feature_extractor", False), ("train", "freeze_encoder_layers", 0),
+               ("model", "audio_encoder_init", ""))
+
+
+def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A saved config with every key the current code reads (missing ones get the value older runs used)."""
+  cfg = ml_collections.ConfigDict(cfg.to_dict())
+  for block, key, value in _ADDED_KEYS:
+    if block in cfg and key not in cfg[block]:
+      cfg[block][key] = value
+  if "distill" in cfg and "teacher_realpath" not in cfg.distill:   # relative to where that run was launched
+    cfg.distill.teacher_realpath = os.path.realpath(cfg.distill.teacher)
+  return cfg
+
+
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+  """The upgraded config.json of a run directory."""
+  path = pathlib.Path(workdir) / "config.json"
+  return upgrade_config(ml_collections.ConfigDict(json.loads(path.read_text())))
+
+
+def distill_rounds(path: str) -> dict[int, str]:
+  """{step count: round directory} of a distill workdir's rounds that hold a config.json, most steps first."""
+  names = os.listdir(path) if os.path.isdir(path) else []
+  found = {int(n.split("_")[1]): os.path.join(path, n) for n in names
+           if n.startswith("steps_") and n.split("_")[1].isdigit()
+           and os.path.exists(os.path.join(path, n, "config.json"))}
+  return dict(sorted(found.items(), reverse=True))
+
+
+def resolve_run(path: str) -> str:
+  """A run directory (holding config.json): `path` itself, or for a distill workdir its finished round with the
+  fewest steps (`<workdir>/steps_2` after 16 -> 2)."""
+  if os.path.exists(os.path.join(path, "config.json")):
+    return path
+  rounds = distill_rounds(path)
+  if not rounds:
+    raise FileNotFoundError(f"{path} has no config.json and no steps_N rounds: not a training or distill workdir")
+  return rounds[min(rounds)]
+
+
+def model_for(cfg, ds: source.Dataset) -> talker.Talker:
+  """The talker of a run's config on its dataset."""
+  return talker.from_config(cfg.model, motion_dim=ds.motion_dim, num_speakers=len(ds.speakers),
+                            num_emotions=len(ds.emotions))
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What sampling from a trained run needs."""
+  cfg: ml_collections.ConfigDict
+  dataset: source.Dataset
+  model: talker.Talker
+  params: Any                      # the EMA parameters of a teacher; the student's of a distillation round
+  stats: normalization.MotionStats
+  workdir: str | None              # None: built from a config with random weights (speed and size only)
+
+  @property
+  def num_steps(self) -> int:
+    return int(self.cfg.diffusion.num_steps)
+
+  @property
+  def branches(self) -> tuple[str, ...]:
+    """The personalizer branches the model has ('identity', 'emotion')."""
+    pcfg = self.model.cfg.personalizer
+    return tuple(n for n, on in (("identity", pcfg.use_identity), ("emotion", pcfg.use_emotion)) if on)
+
+
+def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
+  """The latest checkpoint of a teacher workdir, a distillation round, or a distill workdir (see resolve_run)."""
+  workdir = resolve_run(workdir)
+  cfg = read_config(workdir)
+  if data_dir:
+    cfg.data.data_dir = data_dir
+  ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
+  try:
+    if ckpt.latest_step() is None:
+      raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint")
+    restored = ckpt.restore_local()
+  finally:
+    ckpt.close()
+  params = restored["ema_params"] if "ema_params" in restored else restored["params"]
+  return Run(cfg=cfg, dataset=ds, model=model_for(cfg, ds), params=params, stats=normalization.load(workdir),
+             workdir=workdir)
