@@ -16,10 +16,11 @@ from dt_jax.data import sharding as data_sharding
 from dt_jax.diffusion import samplers
 from dt_jax.diffusion import schedule
 from dt_jax.distill import enhancer
+from dt_jax.distill import plan as plan_lib
 from dt_jax.distill import rounds
 from dt_jax.distill import step as distill_lib
 from dt_jax.distill import targets
-from dt_jax.eval import evaluator
+from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
 
@@ -65,11 +66,11 @@ def test_round_schedule_warms_up_then_anneals_to_zero():
 
 
 def test_plan_and_upper_face_channels():
-  assert rounds.plan(teacher_steps=16, end_steps=2, target="teacher") == [8, 4, 2]
-  assert rounds.plan(teacher_steps=16, end_steps=1, target="teacher") == [8, 4, 2, 1]
-  assert rounds.plan(teacher_steps=16, end_steps=2, target="data") == [2]
+  assert plan_lib.plan(teacher_steps=16, end_steps=2, target="teacher") == [8, 4, 2]
+  assert plan_lib.plan(teacher_steps=16, end_steps=1, target="teacher") == [8, 4, 2, 1]
+  assert plan_lib.plan(teacher_steps=16, end_steps=2, target="data") == [2]
   with pytest.raises(ValueError, match="powers of two"):
-    rounds.plan(teacher_steps=12, end_steps=2, target="teacher")
+    plan_lib.plan(teacher_steps=12, end_steps=2, target="teacher")
   ch = enhancer.upper_face_channels(motion_dim=52, rig=None)
   assert 0 < len(ch) < 52
   with pytest.raises(ValueError, match="upper_face"):
@@ -96,9 +97,9 @@ def _configs(data_dir, variant="ours2"):
 
 def _models(tiny, t_cfg, s_cfg, mesh):
   """A random teacher, the student transplanted from it, enhancer heads and one batch on `mesh`."""
-  teacher = loop.model_from_config(t_cfg, tiny)
-  model_cfg = rounds.student_model_config(s_cfg, t_cfg)
-  student = loop.model_from_config(type(s_cfg)({"model": model_cfg}), tiny)
+  teacher = loading.model_for(t_cfg, tiny)
+  model_cfg = plan_lib.student_model_config(s_cfg, t_cfg)
+  student = loading.model_for(type(s_cfg)({"model": model_cfg}), tiny)
   batch = data_sharding.global_batch(
       pipeline.train_batches(tiny.splits["train"], window_frames=30, global_batch=8, seed=0)[0], mesh)
   args = (batch["audio"], batch["motion"], jnp.zeros(8), batch["mask"])
@@ -184,12 +185,12 @@ def test_encoder_stage_compresses_the_encoder_alone(distilled, teacher_dir):
   val = [r["val/out"] for r in logged if "val/out" in r]
   assert len(val) == 2 and val[1] < 0.8 * val[0], val
   assert all("train/dis" not in r for r in logged)
-  teacher = evaluator.load_run(teacher_dir).params
+  teacher = loading.load_run(teacher_dir).params
   stage = ckpt_lib.Checkpointer(os.path.join(workdir, "encoder", "checkpoints")).restore_local()["params"]
   for part in ("personalizer", "denoiser"):
     for x, y in zip(jax.tree.leaves(teacher[part]), jax.tree.leaves(stage[part])):
       np.testing.assert_array_equal(x, y)
-  assert evaluator.distill_rounds(workdir).keys() == {2, 1}            # the stage is not a round
+  assert loading.distill_rounds(workdir).keys() == {2, 1}            # the stage is not a round
 
 
 def test_ablation_shares_the_encoder_stage(distilled, teacher_dir, tiny_data_dir, tmp_path):
@@ -210,7 +211,7 @@ def test_shared_encoder_stage_knows_its_teacher_from_any_directory(distilled, te
   """A stage distilled with a relative --teacher is found again from another working directory (the resolved path
   is stored), and one from another teacher is refused."""
   workdir, s_cfg = distilled
-  encoder = rounds.student_model_config(s_cfg, evaluator.load_run(teacher_dir).cfg).encoder
+  encoder = plan_lib.student_model_config(s_cfg, loading.load_run(teacher_dir).cfg).encoder
   c = json.load(open(os.path.join(workdir, "encoder", "config.json")))
   assert c["distill"]["teacher_realpath"] == os.path.realpath(teacher_dir)
   c["distill"]["teacher"] = os.path.join("..", "runs", "teacher")     # as launched from some other folder
@@ -229,8 +230,8 @@ def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, t
     logged = [json.loads(line) for line in open(os.path.join(workdir, f"steps_{n}", "metrics.jsonl"))]
     val = [r["val/dis"] for r in logged if "val/dis" in r]
     assert len(val) == 2 and val[1] < 0.8 * val[0], (n, val)
-  assert evaluator.resolve_run(workdir) == os.path.join(workdir, "steps_1")
-  teacher, student = evaluator.load_run(teacher_dir), evaluator.load_run(os.path.join(workdir, "steps_2"))
+  assert loading.resolve_run(workdir) == os.path.join(workdir, "steps_1")
+  teacher, student = loading.load_run(teacher_dir), loading.load_run(os.path.join(workdir, "steps_2"))
   t_cfg, t_params, s_cfg, s_params = teacher.cfg, teacher.params, student.cfg, student.params
   np.testing.assert_array_equal(student.stats.mean, teacher.stats.mean)
   assert s_cfg.diffusion.num_steps == 2 and s_cfg.model.feature_width == t_cfg.model.encoder.width
@@ -250,8 +251,8 @@ def test_killed_distillation_resumes_inside_its_round(distilled, teacher_dir, tm
   assert rounds.round_done(os.path.join(workdir, "steps_2"), steps)
   assert not rounds.round_done(os.path.join(workdir, "steps_1"), steps)
   rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir)
-  a = evaluator.load_run(os.path.join(full_dir, "steps_1")).params
-  b = evaluator.load_run(os.path.join(workdir, "steps_1")).params
+  a = loading.load_run(os.path.join(full_dir, "steps_1")).params
+  b = loading.load_run(os.path.join(workdir, "steps_1")).params
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(x, y, atol=1e-6)
 

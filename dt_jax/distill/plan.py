@@ -1,0 +1,89 @@
+"""What a distillation runs, as data: the rounds' step counts, the student's model config and the list of stages.
+
+Pure functions of the configs (no files, no devices), so the benchmark and tests can read a plan without training.
+A distill workdir holds one run directory per stage: `encoder/` (the encoder-compression stage, unless shared from
+another workdir with `distill.encoder_from`), then `steps_8/`, `steps_4/`, `steps_2/` for 16 -> 2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import ml_collections
+
+from dt_jax.distill import step as distill_step
+
+
+def plan(*, teacher_steps: int, end_steps: int, target: str) -> list[int]:
+  """The student step counts of the rounds: [8, 4, 2] for 16 -> 2; [2] for the no_distillation baseline."""
+  if teacher_steps & (teacher_steps - 1) or end_steps & (end_steps - 1) or not 1 <= end_steps < teacher_steps:
+    raise ValueError(f"cannot halve {teacher_steps} steps down to {end_steps}: both must be powers of two, "
+                     f"end < start")
+  halvings = [teacher_steps >> k for k in range(1, int(math.log2(teacher_steps // end_steps)) + 1)]
+  return halvings if target == "teacher" else [end_steps]
+
+
+def student_model_config(cfg, teacher_cfg) -> ml_collections.ConfigDict:
+  """The full student model config: the student's small encoder (+ projection to the teacher's feature width),
+  the teacher's personalizer and denoiser shapes, no dropout, the variant's identity/emotion switches."""
+  model = ml_collections.ConfigDict(teacher_cfg.model.to_dict())
+  model.encoder = ml_collections.ConfigDict(dict(cfg.model.encoder))
+  model.encoder.dropout = 0.0
+  model.audio_encoder_init = ""          # the student's encoder is its own (L_ae), never the imported one
+  model.denoiser.dropout = 0.0
+  model.feature_width = teacher_cfg.model.encoder.width
+  model.personalizer.use_identity = cfg.model.personalizer.use_identity
+  model.personalizer.use_emotion = cfg.model.personalizer.use_emotion
+  return model
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+  """One stage of a distillation: trained in `<workdir>/<name>` for `total` optimizer steps."""
+  name: str                         # "encoder" | "steps_<N>"
+  num_steps: int                    # the student's sampling steps (the teacher's own for the encoder stage)
+  total: int                        # optimizer steps
+  loss: distill_step.DistillConfig
+  data_seed: int
+  teacher_round: str | None         # the stage whose student teaches this one; None: the teacher itself
+
+  @property
+  def encoder_only(self) -> bool:
+    return self.loss.encoder_only
+
+  @property
+  def label(self) -> str:
+    """What the progress bar calls it."""
+    if self.encoder_only:
+      return f"encoder ({'L_out' if self.loss.encoder_loss == 'outputs' else 'L_ae'})"
+    if self.loss.target == "teacher":
+      return f"distill {2 * self.num_steps}->{self.num_steps}"
+    return f"no_distillation {self.num_steps}-step"
+
+  @property
+  def val_key(self) -> str:
+    """The loss term its validation score reports."""
+    if self.encoder_only:
+      return "out" if self.loss.encoder_loss == "outputs" else "ae"
+    return "dis"
+
+
+def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...]) -> list[Stage]:
+  """The stages of config block `d` (cfg.distill) for a teacher of `teacher_steps`: the encoder stage first (on the
+  teacher's own grid, the teacher's personalizer and denoiser untouched) unless it comes from `encoder_from`, then
+  the halving rounds. The `no_distillation` variant (target "data") gets one round with all the rounds' budget."""
+  rounds = plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target=d.target)
+  halvings = len(plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target="teacher"))
+  per_round = d.steps_per_round * (halvings if d.target == "data" else 1)
+  common = dict(w_pc=d.w_pc, w_identity=d.w_identity, w_emotion=d.w_emotion, pc_temperature=d.pc_temperature,
+                face_channels=tuple(face_channels))
+  out = []
+  if not d.encoder_from and d.encoder_steps:
+    out.append(Stage("encoder", teacher_steps, d.encoder_steps, distill_step.DistillConfig(
+        num_student_steps=teacher_steps, encoder_only=True, encoder_loss=d.encoder_loss, **common),
+                     d.seed + 50, None))
+  for k, n in enumerate(rounds):
+    out.append(Stage(f"steps_{n}", n, per_round, distill_step.DistillConfig(
+        num_student_steps=n, target=d.target, w_ae=d.w_ae if k < d.ae_rounds else 0.0, **common),
+                     d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
+  return out
