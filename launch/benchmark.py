@@ -22,7 +22,9 @@ from absl import flags
 import jax
 import tqdm
 
-from dt_jax.eval import benchmark
+from dt_jax.bench import measure
+from dt_jax.bench import report
+from dt_jax.bench import rows as rows_lib
 
 _TEACHER = flags.DEFINE_string("teacher", None, "Teacher workdir (or --untrained).")
 _UNTRAINED = flags.DEFINE_string("untrained", None, "Config args (configs/ours16.py and configs/ours2.py), e.g. "
@@ -55,7 +57,7 @@ def main(argv):
     if _STUDENT.value or _ABLATION.value:
       raise app.UsageError("--untrained builds its own teacher and student: no --student or --ablation")
     from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
-    rows = benchmark.untrained_rows(ours16.get_config(_UNTRAINED.value), ours2.get_config(_UNTRAINED.value),
+    rows = rows_lib.untrained_rows(ours16.get_config(_UNTRAINED.value), ours2.get_config(_UNTRAINED.value),
                                     data_dir=_DATA_DIR.value, seed=_SEED.value)
     splits = []
   else:
@@ -65,7 +67,7 @@ def main(argv):
       if not sep or not name or not path:
         raise app.UsageError(f"--ablation={item!r}: expected name:workdir")
       ablations[name] = path
-    rows = benchmark.rows(teacher=_TEACHER.value, student=_STUDENT.value, ablations=ablations,
+    rows = rows_lib.rows(teacher=_TEACHER.value, student=_STUDENT.value, ablations=ablations,
                           data_dir=_DATA_DIR.value)
   os.makedirs(os.path.join(_OUT.value, "rows"), exist_ok=True)
   dataset = next(r.run.dataset for r in rows if r.run is not None)
@@ -73,19 +75,21 @@ def main(argv):
   for row in tqdm.tqdm(rows, desc="benchmark", unit="row"):
     path = os.path.join(_OUT.value, "rows", f"{row.name}.json")
     if os.path.exists(path) and not _OVERWRITE.value:
-      results.append(json.load(open(path)))
+      with open(path) as f:
+        results.append(json.load(f))
       continue
     tqdm.tqdm.write(f"measuring {row.name} ({row.num_steps or 'no'} steps)")
-    result = benchmark.measure(row, dataset=dataset, splits=splits, seeds=range(_SEEDS.value),
+    result = measure.measure(row, dataset=dataset, splits=splits, seeds=range(_SEEDS.value),
                                batch_size=_BATCH.value, clip_seconds=_CLIP.value, large_batch=_LARGE.value,
                                reps=_REPS.value, device_count=_DEVICES.value)
     with open(path + ".tmp", "w") as f:
       json.dump(result, f, indent=1)
     os.replace(path + ".tmp", path)
     results.append(result)
-  paths = benchmark.report(results, splits=splits, out_dir=_OUT.value,
+  paths = report.report(results, splits=splits, out_dir=_OUT.value,
                            command=" ".join(["python launch/benchmark.py"] + sys.argv[1:]))
-  print(open(paths["table"]).read())
+  with open(paths["table"]) as f:
+    print(f.read())
   for name, p in paths.items():
     print(f"{name}: {p}")
 

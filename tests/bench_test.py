@@ -8,13 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from dt_jax.eval import benchmark
+from dt_jax.bench import measure
+from dt_jax.bench import report
+from dt_jax.bench import rows as rows_lib
 
 
 def test_sizes_count_components_and_bytes():
   params = {"audio_encoder": {"k": np.zeros((100, 1000), np.float32)}, "denoiser": {"k": np.zeros((500,))},
             "personalizer": {"b": np.zeros((3, 4))}}
-  s = benchmark.sizes(params)
+  s = measure.sizes(params)
   assert s["params"] == {"audio_encoder": 100_000, "personalizer": 12, "denoiser": 500}
   assert s["total_params"] == 100_512
   assert abs(s["mb_float32"] - 4 * 100_512 / 2**20) < 0.01 and abs(s["mb_bfloat16"] - 2 * 100_512 / 2**20) < 0.01
@@ -30,9 +32,9 @@ def _row(name, kind, steps, fps, params):
 
 def test_ratios_and_table():
   rows = [_row("teacher-16", "teacher", 16, 100.0, 1000), _row("student-2", "student", 2, 850.0, 130)]
-  benchmark.add_ratios(rows)
+  report.add_ratios(rows)
   assert rows[1]["speedup"] == {"batch_1": 8.5, "batch_16": 8.5} and rows[1]["size_ratio"] == 0.13
-  md = benchmark.table(rows, split="test").splitlines()
+  md = report.table(rows, split="test").splitlines()
   assert md[0].startswith("| Method | Steps | EVE | LVE | FDD | FPS (batch 1) | FPS (batch 16) |")
   assert md[3].startswith("| student-2 | 2 | 2.000 ± 0.200 | 1.000 ± 0.100 | -4.000 | 850 | 8500 | 8.5x |")
   assert "13.0%" in md[3]
@@ -40,8 +42,8 @@ def test_ratios_and_table():
 
 def test_speed_table_has_every_batch_and_the_ratios():
   rows = [_row("teacher-16", "teacher", 16, 100.0, 1000), _row("student-2", "student", 2, 850.0, 130)]
-  benchmark.add_ratios(rows)
-  md = benchmark.speed_table(rows).splitlines()
+  report.add_ratios(rows)
+  md = report.speed_table(rows).splitlines()
   assert md[0] == ("| Method | Steps | FPS (batch 1) | FPS (batch 16) | speed-up (batch 1) | speed-up (batch 16) | "
                    "params (M) | Size fp32 (MB) | Size vs teacher | device |")
   assert md[3].startswith("| student-2 | 2 | 850 | 8500 | 8.5x | 8.5x | 0.00 | 0.00 | 13.0% |")
@@ -50,17 +52,17 @@ def test_speed_table_has_every_batch_and_the_ratios():
 def test_untrained_rows_are_the_configs_teacher_and_student(tmp_path):
   from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
   arg = "dataset=vocaset,scale=tiny"
-  rows = benchmark.untrained_rows(ours16.get_config(arg), ours2.get_config(arg), data_dir=str(tmp_path))
+  rows = rows_lib.untrained_rows(ours16.get_config(arg), ours2.get_config(arg), data_dir=str(tmp_path))
   assert [(r.name, r.num_steps, r.kind) for r in rows] == [("teacher-16", 16, "teacher"), ("student-8", 8, "student"),
                                                            ("student-4", 4, "student"), ("student-2", 2, "student")]
-  teacher, student = (benchmark.sizes(rows[k].run.params)["params"] for k in (0, 3))
+  teacher, student = (measure.sizes(rows[k].run.params)["params"] for k in (0, 3))
   assert rows[0].run.dataset.motion_dim == 5023 * 3 and len(rows[0].run.dataset.speakers) == 12
   assert teacher["denoiser"] == student["denoiser"] and teacher["personalizer"] == student["personalizer"]
   assert student["audio_encoder"] < teacher["audio_encoder"] and "encoder_projection" not in teacher
   assert not os.listdir(tmp_path)                         # nothing was built or downloaded
   with pytest.raises(ValueError, match="set when it is built"):
-    benchmark.untrained_rows(ours16.get_config("dataset=etf3d,scale=tiny"),
-                             ours2.get_config("dataset=etf3d,scale=tiny"), data_dir=str(tmp_path))
+    rows_lib.untrained_rows(ours16.get_config("dataset=etf3d,scale=tiny"),
+                            ours2.get_config("dataset=etf3d,scale=tiny"), data_dir=str(tmp_path))
 
 
 @pytest.mark.slow

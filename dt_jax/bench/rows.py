@@ -1,0 +1,71 @@
+"""The benchmark's rows: the static face, teacher-N, every distilled round and each ablation, from trained runs; or
+the teacher and student of two configs with random weights (speed and size only)."""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dt_jax import timebase
+from dt_jax.data import normalization
+from dt_jax.data import source
+from dt_jax.distill import plan as plan_lib
+from dt_jax.runs import loading
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  name: str
+  run: loading.Run | None         # None: the static face (quality only)
+  num_steps: int
+  kind: str                       # "baseline" | "teacher" | "student" | "ablation"
+
+
+def rows(*, teacher: str, student: str | None, ablations: dict[str, str], data_dir: str | None = None) -> list[Row]:
+  """The rows in table order: static face, teacher, the student's rounds (most steps first), ablations."""
+  t = loading.load_run(teacher, data_dir=data_dir)
+  out = [Row("static", None, 0, "baseline"), Row(f"teacher-{t.cfg.diffusion.num_steps}", t,
+                                                 t.cfg.diffusion.num_steps, "teacher")]
+  if student:
+    rounds = loading.distill_rounds(student)
+    if not rounds:
+      raise FileNotFoundError(f"{student} holds no finished distillation round (steps_N/config.json)")
+    for n, round_dir in rounds.items():
+      out.append(Row(f"student-{n}", loading.load_run(round_dir, data_dir=data_dir), n, "student"))
+  for name, path in ablations.items():
+    run = loading.load_run(path, data_dir=data_dir)
+    out.append(Row(name, run, run.cfg.diffusion.num_steps, "ablation"))
+  return out
+
+
+def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, seed: int = 0) -> list[Row]:
+  """Rows for speed and size only: the teacher of `teacher_cfg` (configs/ours16.py) at its step count and the
+  student of `student_cfg` (configs/ours2.py) at every halving, randomly initialised. The dataset's shapes (motion
+  dimension, speaker and emotion counts) come from its TFDS builder, so nothing needs to be built; a dataset whose
+  speakers are only known once built (etf3d) needs `data_dir` of a built copy."""
+  b = source.builder(teacher_cfg.data.name, data_dir=data_dir or teacher_cfg.data.data_dir)
+  if b.info.features["speaker"].num_classes is None:
+    raise ValueError(f"{teacher_cfg.data.name}: its speaker count is set when it is built; build it (launch/"
+                     f"build_data.py) and pass its data_dir")
+  ds = source.Dataset(name=teacher_cfg.data.name, splits={}, rig=None, info=b.info)
+  stats = normalization.identity(ds.motion_dim)
+  teacher = loading.model_for(teacher_cfg, ds)
+  halvings = plan_lib.plan(teacher_steps=teacher_cfg.diffusion.num_steps, end_steps=student_cfg.distill.end_steps,
+                           target="teacher")
+  student_cfg = ml_collections.ConfigDict({"model": plan_lib.student_model_config(student_cfg, teacher_cfg),
+                                           "diffusion": {"num_steps": halvings[-1]}})
+  student = loading.model_for(student_cfg, ds)
+
+  def run(model, cfg, key):
+    frames = timebase.FPS                                        # one second
+    inputs = (jnp.zeros((1, timebase.SAMPLE_RATE)), jnp.zeros((1, frames, ds.motion_dim)), jnp.zeros((1,)),
+              jnp.ones((1, frames)))                             # audio [1, S], motion [1, T, D], t [1], mask [1, T]
+    params = jax.jit(model.init)({"params": jax.random.PRNGKey(key)}, *inputs)["params"]
+    return loading.Run(cfg=cfg, dataset=ds, model=model, params=params, stats=stats, workdir=None)
+
+  n = teacher_cfg.diffusion.num_steps
+  out = [Row(f"teacher-{n}", run(teacher, teacher_cfg, seed), n, "teacher")]
+  s = run(student, student_cfg, seed + 1)
+  return out + [Row(f"student-{k}", s, k, "student") for k in halvings]
