@@ -9,6 +9,7 @@ the one that was interrupted. Multi-host flags as for launch/train.py.
 from absl import app
 from absl import flags
 from ml_collections import config_flags
+import multihost_flags
 
 from dt_jax.distill import rounds
 from dt_jax.train import distributed
@@ -20,7 +21,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where the rounds' checkpoints a
 
 def main(argv):
   del argv
-  distributed.initialize()
+  multihost_flags.initialize()
   cfg = _CONFIG.value
   distributed.prepare_data(cfg)
   result = rounds.distill(cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value)

@@ -8,6 +8,7 @@ Running the same command again resumes from the last checkpoint with the same da
 from absl import app
 from absl import flags
 from ml_collections import config_flags
+import multihost_flags
 
 from dt_jax.train import distributed
 from dt_jax.train import loop
@@ -18,7 +19,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and logs go."
 
 def main(argv):
   del argv
-  distributed.initialize()
+  multihost_flags.initialize()
   cfg = _CONFIG.value
   distributed.prepare_data(cfg)
   result = loop.train(cfg, _WORKDIR.value)

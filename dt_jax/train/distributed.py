@@ -1,27 +1,21 @@
-"""Multi-host start-up shared by the launchers: absl flags for jax.distributed, and the dataset build on process 0
-with a barrier so that every process opens a finished dataset."""
+"""Multi-host start-up shared by the launchers: jax.distributed from explicit values, and the dataset build on
+process 0 with a barrier so that every process opens a finished dataset. (The absl flags live in launch/.)"""
 from __future__ import annotations
 
-from absl import flags
 import jax
 from jax.experimental import multihost_utils
 
 from dt_jax.data import source
 
-_COORDINATOR = flags.DEFINE_string("coordinator", None, "Multi-host: the coordinator's host:port.")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
-_MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() with no arguments (TPU VMs, "
-                               "SLURM/cluster auto-detection).")
 
-
-def initialize() -> None:
-  """jax.distributed.initialize from the flags (gloo collectives on CPU); nothing for a single process."""
-  if _COORDINATOR.value:
+def initialize(*, coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,
+               auto: bool = False) -> None:
+  """jax.distributed.initialize with a coordinator (gloo collectives on CPU), or with no arguments when `auto`
+  (TPU VMs, SLURM and other cluster auto-detection); nothing for a single process."""
+  if coordinator:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
-                               process_id=_PROCESS_ID.value)
-  elif _MULTIHOST.value:
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+  elif auto:
     jax.distributed.initialize()
 
 
