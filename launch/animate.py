@@ -16,10 +16,11 @@ import sys
 from absl import app
 from absl import flags
 
+from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
-from dt_jax.eval import evaluator
 from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
+from dt_jax.runs import loading
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
                             required=True)
@@ -43,33 +44,20 @@ def main(argv):
   try:
     speech = audio_lib.load_speech(_AUDIO.value)
     reference = audio_lib.load_speech(_SPEAKER_FROM.value) if _SPEAKER_FROM.value else None
-    run = evaluator.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+    run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
     anim = animator_lib.Animator(run, num_steps=_STEPS.value, window_seconds=_WINDOW.value,
                                  overlap_seconds=_OVERLAP.value)
-    overrides = {}
-    if reference is not None:
-      if "identity" not in anim.branches:
-        raise animator_lib.AnimateError("this model has no identity embedding: --speaker_from cannot be used")
-      overrides["identity"] = anim.clip_embeddings(reference)[0]["identity"]
-    if _EMOTION.value:
-      overrides["emotion"] = anim.emotion_embedding(_EMOTION.value)
-    if _TEMPLATE.value:
-      if _TEMPLATE.value not in run.dataset.speakers:
-        raise animator_lib.AnimateError(f"unknown --template {_TEMPLATE.value!r}; speakers: "
-                                        f"{', '.join(run.dataset.speakers)}")
-      speaker = run.dataset.speakers.index(_TEMPLATE.value)
-    else:
-      speaker = anim.likely_speaker(anim.clip_embeddings(reference if reference is not None else speech)[1])
-    motion = anim.animate(speech, seed=_SEED.value, embeddings=overrides)
+    persona = anim.persona(speech, reference=reference, emotion=_EMOTION.value, template=_TEMPLATE.value)
+    motion = anim.animate(speech, seed=_SEED.value, embeddings=persona.embeddings)
   except (audio_lib.AudioError, animator_lib.AnimateError, FileNotFoundError) as e:
     sys.exit(f"animate: {e}")
   stem = os.path.splitext(os.path.basename(_AUDIO.value))[0]
   title = f"{anim.num_steps}-step" + (f", {_EMOTION.value}" if _EMOTION.value else "")
   meta = {"checkpoint": run.workdir, "num_steps": anim.num_steps, "seed": _SEED.value, "audio": _AUDIO.value,
-          "speaker_from": _SPEAKER_FROM.value, "emotion": _EMOTION.value, "seconds": len(speech) / 16000}
-  written = outputs.write(run.dataset, motion, speech, out_dir=_OUT.value, stem=stem, speaker=speaker,
+          "speaker_from": _SPEAKER_FROM.value, "emotion": _EMOTION.value, "seconds": len(speech) / timebase.SAMPLE_RATE}
+  written = outputs.write(run.dataset, motion, speech, out_dir=_OUT.value, stem=stem, speaker=persona.speaker,
                           obj=_OBJ.value, render=_RENDER.value, size=_SIZE.value, title=title, meta=meta)
-  print(f"{len(motion)} frames ({len(motion) / 30:.1f} s) from {_AUDIO.value}")
+  print(f"{len(motion)} frames ({len(motion) / timebase.FPS:.1f} s) from {_AUDIO.value}")
   for kind, path in written.items():
     print(f"  {kind}: {path}")
 

@@ -21,7 +21,8 @@ def main(argv):
     path = os.path.join(_DIR.value, f"{name}.json")
     if not os.path.exists(path):
       raise FileNotFoundError(f"{path} is missing: run launch/evaluate.py for {name} first")
-    rows[name] = next(iter(json.load(open(path)).values()))
+    with open(path) as f:
+      rows[name] = next(iter(json.load(f).values()))
   text = next(iter(rows.values()))["space"] + "\n\n" + evaluator.table(rows)
   with open(os.path.join(_DIR.value, "table.md"), "w") as f:
     f.write(text + "\n")

@@ -92,9 +92,9 @@ def test_windows_cover_the_clip_and_crossfade_continuously():
 
 @pytest.fixture(scope="module")
 def student_run(tiny_student):
-  from dt_jax.eval import evaluator  # pylint: disable=g-import-not-at-top
+  from dt_jax.runs import loading  # pylint: disable=g-import-not-at-top
   workdir, data_dir = tiny_student
-  return evaluator.load_run(workdir, data_dir=data_dir)
+  return loading.load_run(workdir, data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +106,17 @@ def long_audio(student_run):
 
 def test_one_window_equals_sampling_the_whole_clip(student_run, long_audio):
   import jax  # pylint: disable=g-import-not-at-top
-  from dt_jax.eval import evaluator  # pylint: disable=g-import-not-at-top
+  from dt_jax import timebase  # pylint: disable=g-import-not-at-top
   from dt_jax.inference import animator  # pylint: disable=g-import-not-at-top
+  from dt_jax.runs import sampling  # pylint: disable=g-import-not-at-top
   audio = long_audio[:int(1.5 * 16000)]
   anim = animator.Animator(student_run, window_seconds=10.0)
   got = anim.animate(audio, seed=3)
-  frames = animator.num_frames(len(audio))
+  frames = timebase.frames_for(len(audio))
   assert got.shape == (frames, student_run.dataset.motion_dim)
   z = jax.random.normal(jax.random.PRNGKey(3), (1, frames, student_run.dataset.motion_dim))
-  fn = evaluator.sample_fn(student_run.model, num_steps=2, stats=student_run.stats)
-  want = fn(student_run.params, audio[None, :audio_lib.samples_for(frames)], np.ones((1, frames), np.float32), z)
+  fn = sampling.sample_fn(student_run.model, num_steps=2, stats=student_run.stats)
+  want = fn(student_run.params, audio[None, :timebase.samples_for(frames)], np.ones((1, frames), np.float32), z)
   np.testing.assert_allclose(got, np.asarray(want[0]), atol=1e-5)
 
 

@@ -52,14 +52,18 @@ def export(sampler: sampler_lib.Sampler, fmt: str, out_dir: str, *, frames=CHECK
             "export_seconds": round(seconds, 2), "parity": parity(sampler, lib.load(path), frames=frames)}
   status = os.path.join(folder, "tflite_status.txt")
   if os.path.exists(status):
-    record["tflite"] = open(status).read().strip()
+    with open(status) as f:
+      record["tflite"] = f.read().strip()
   return record
 
 
 def write_manifest(out_dir: str, sampler: sampler_lib.Sampler, records: list[dict], *, checkpoint: str) -> str:
   """`<out_dir>/export.json`: the signature, then one record per format (earlier formats kept)."""
   path = os.path.join(out_dir, "export.json")
-  old = json.load(open(path)) if os.path.exists(path) else {}
+  old = {}
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
   formats = {**old.get("formats", {}), **{r["format"]: r for r in records}}
   manifest = {"checkpoint": checkpoint, **sampler.describe(), "param_bytes_float32": sampler.param_bytes,
               "formats": formats}

@@ -1,6 +1,7 @@
 """`jax_export`: the sampler as serialized StableHLO (`jax.export`), callable with JAX alone, no dt_jax code:
 
-  exp = jax.export.deserialize(bytearray(open("sampler.jax_export", "rb").read()))
+  with open("sampler.jax_export", "rb") as f:
+    exp = jax.export.deserialize(bytearray(f.read()))
   motion = exp.call(audio, noise)
 """
 from __future__ import annotations

@@ -3,56 +3,72 @@
 A clip is cut into equal overlapping windows (`windows.spans`); its identity and emotion embeddings are averaged
 over all windows first, so every window is animated as the same person in the same mood, and the windows' outputs
 are crossfaded. One fixed-seed noise array covers the whole clip, so overlapping windows start from the same noise.
-Either embedding can be overridden: identity from a reference clip, emotion by name (a row of the learnt library).
+Who is animated is a `Persona`: the clip's own embeddings, or overrides (identity from a reference clip, emotion by
+name: a row of the learnt library), and the training speaker whose face shows the motion.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import numpy as np
 import tqdm
 
+from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
-from dt_jax.eval import evaluator
 from dt_jax.inference import windows
 from dt_jax.models import talker
+from dt_jax.runs import loading
+from dt_jax.runs import sampling
 
 
 class AnimateError(ValueError):
-  """A request the model cannot serve (unknown emotion, a branch the model lacks, non-finite output)."""
-
-
-def num_frames(samples: int) -> int:
-  """30 fps frames covered by `samples` of 16 kHz audio (whole frames only)."""
-  return int(np.floor(samples * audio_lib.FPS / audio_lib.SAMPLE_RATE + 1e-6))
+  """A request the model cannot serve (unknown emotion or speaker, a branch the model lacks, non-finite output)."""
 
 
 def segment(audio: np.ndarray, start: int, end: int) -> np.ndarray:
   """The 16 kHz samples of frames [start, end): exactly samples_for(end - start) of them (zero-padded at the end)."""
-  a0, n = audio_lib.samples_for(start), audio_lib.samples_for(end - start)
+  a0, n = timebase.samples_for(start), timebase.samples_for(end - start)
   out = np.zeros(n, np.float32)
   piece = audio[a0:a0 + n]
   out[:len(piece)] = piece
   return out
 
 
-class Animator:
-  """Generates motion [T, D] (data units) from 16 kHz audio with a loaded `evaluator.Run`."""
+@dataclasses.dataclass(frozen=True)
+class Persona:
+  """Who is animated: embeddings that replace the clip's own ({branch: [d]}) and the face shown (speaker index)."""
+  embeddings: dict
+  speaker: int
 
-  def __init__(self, run: evaluator.Run, *, num_steps: int | None = None, window_seconds: float = 10.0,
+
+class Animator:
+  """Generates motion [T, D] (data units) from 16 kHz audio with a loaded `loading.Run`."""
+
+  def __init__(self, run: loading.Run, *, num_steps: int | None = None, window_seconds: float = 10.0,
                overlap_seconds: float = 1.0):
+    if num_steps is not None and num_steps < 1:
+      raise AnimateError(f"num_steps must be at least 1, got {num_steps}")
+    if window_seconds * timebase.FPS < 1 or not 0 <= overlap_seconds < window_seconds:
+      raise AnimateError(f"need window_seconds >= {1 / timebase.FPS:.3f} (one frame) and 0 <= overlap_seconds < "
+                         f"window_seconds, got window_seconds={window_seconds}, overlap_seconds={overlap_seconds}")
     self.run = run
-    self.num_steps = int(num_steps or run.cfg.diffusion.num_steps)
-    self.window = max(1, int(round(window_seconds * audio_lib.FPS)))
-    self.overlap = int(round(overlap_seconds * audio_lib.FPS))
+    self.num_steps = int(num_steps or run.num_steps)
+    self.window = max(1, int(round(window_seconds * timebase.FPS)))
+    self.overlap = int(round(overlap_seconds * timebase.FPS))
     windows.spans(1, window=self.window, overlap=self.overlap)                     # validates the two lengths
-    pcfg = run.model.cfg.personalizer
-    self.branches = tuple(n for n, on in (("identity", pcfg.use_identity), ("emotion", pcfg.use_emotion)) if on)
+    self.branches = run.branches
     model = run.model
     self._aux = jax.jit(lambda p, a, m: model.apply({"params": p}, a, m, method=talker.Talker.encode)[2])
-    self._sample = evaluator.sample_fn(model, num_steps=self.num_steps, stats=run.stats)
+    self._sample = sampling.sample_fn(model, num_steps=self.num_steps, stats=run.stats)
+
+  def require(self, branch: str, what: str) -> None:
+    """AnimateError unless the model has the personalizer branch `branch` ('identity' or 'emotion')."""
+    if branch not in self.branches:
+      raise AnimateError(f"this model has no {branch} embedding (trained without it): {what} cannot be used")
 
   def spans(self, audio: np.ndarray) -> list[tuple[int, int]]:
-    frames = num_frames(len(audio))
+    frames = timebase.frames_for(len(audio))
     if frames < 1:
       raise audio_lib.AudioError(f"{len(audio)} samples at 16 kHz are shorter than one motion frame")
     return windows.spans(frames, window=self.window, overlap=self.overlap)
@@ -62,8 +78,7 @@ class Animator:
     span_list = self.spans(audio)
     acc: dict[str, np.ndarray] = {}
     for start, end in span_list:
-      seg = segment(audio, start, end)[None]
-      aux = self._aux(self.run.params, seg, np.ones((1, end - start), np.float32))
+      aux = self._aux(self.run.params, segment(audio, start, end)[None], np.ones((1, end - start), np.float32))
       for name in self.branches:
         acc[name] = acc.get(name, 0.0) + (end - start) * np.asarray(aux[f"{name}_embedding"][0])
       if "identity" in self.branches:
@@ -75,16 +90,29 @@ class Animator:
 
   def emotion_embedding(self, name: str) -> np.ndarray:
     """The learnt library row of emotion `name` [d]."""
-    if "emotion" not in self.branches:
-      raise AnimateError("this model has no emotion embedding (trained without it): --emotion cannot be used")
+    self.require("emotion", "--emotion")
     names = list(self.run.dataset.emotions)
     if name not in names:
       raise AnimateError(f"unknown emotion {name!r}; this model knows {', '.join(names)}")
     return np.asarray(self.run.params["personalizer"]["emotion_library"][names.index(name)])
 
-  def likely_speaker(self, identity_probs: np.ndarray | None) -> int:
-    """Training speaker (ClassLabel index) the identity branch finds most likely; 0 without one."""
-    return 0 if identity_probs is None else int(np.argmax(identity_probs))
+  def persona(self, audio: np.ndarray, *, reference: np.ndarray | None = None, emotion: str | None = None,
+              template: str | None = None) -> Persona:
+    """The persona for animating `audio`: identity from `reference` (a clip) and emotion by name when given; the
+    face of training speaker `template`, else of the speaker the identity branch finds closest (0 without one)."""
+    embeddings = {}
+    if reference is not None:
+      self.require("identity", "--speaker_from")
+      embeddings["identity"] = self.clip_embeddings(reference)[0]["identity"]
+    if emotion:
+      embeddings["emotion"] = self.emotion_embedding(emotion)
+    speakers = list(self.run.dataset.speakers)
+    if template:
+      if template not in speakers:
+        raise AnimateError(f"unknown template speaker {template!r}; speakers: {', '.join(speakers)}")
+      return Persona(embeddings, speakers.index(template))
+    probs = self.clip_embeddings(reference if reference is not None else audio)[1]
+    return Persona(embeddings, 0 if probs is None else int(np.argmax(probs)))
 
   def animate(self, audio: np.ndarray, *, seed: int = 0, embeddings: dict[str, np.ndarray] | None = None,
               progress: bool = True) -> np.ndarray:
@@ -92,12 +120,10 @@ class Animator:
     clip's own (which are averaged over its windows)."""
     span_list = self.spans(audio)
     frames = span_list[-1][1]
+    for name in embeddings or {}:
+      self.require(name, f"a {name} override")
     own, _ = self.clip_embeddings(audio)
-    emb = {**own, **(embeddings or {})}
-    missing = set(emb) - set(self.branches)
-    if missing:
-      raise AnimateError(f"this model has no {' or '.join(sorted(missing))} embedding to override")
-    emb = {k: np.asarray(v, np.float32)[None] for k, v in emb.items()}                 # [1, d]
+    emb = {k: np.asarray(v, np.float32)[None] for k, v in {**own, **(embeddings or {})}.items()}     # [1, d]
     noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (1, frames, self.run.dataset.motion_dim)))
     pieces = []
     for start, end in tqdm.tqdm(span_list, desc="animate", unit="window", disable=not progress or len(span_list) < 2):

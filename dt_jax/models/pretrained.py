@@ -48,7 +48,10 @@ def read_source(path: str) -> tuple[dict, dict, dict[str, np.ndarray]]:
   with open(cfg_path) as f:
     hf_cfg = json.load(f)
   pre_path = os.path.join(folder, "preprocessor_config.json")
-  pre = json.load(open(pre_path)) if os.path.exists(pre_path) else {}
+  pre = {}
+  if os.path.exists(pre_path):
+    with open(pre_path) as f:
+      pre = json.load(f)
   if os.path.isdir(path):
     files = (sorted(glob.glob(os.path.join(path, "*.safetensors"))) or
              sorted(glob.glob(os.path.join(path, "pytorch_model*.bin"))))

@@ -34,7 +34,3 @@ def tree_shardings(tree, mesh: Mesh, *, rules=(), axis: str = "data"):
   return jax.tree_util.tree_map_with_path(
       lambda p, x: NamedSharding(mesh, param_spec(_path(p), x.shape, rules=rules, axis_size=size, axis=axis)
                                  if x.ndim else P()), tree)
-
-
-def batch_sharding(mesh: Mesh, axis: str = "data") -> NamedSharding:
-  return NamedSharding(mesh, P(axis))
