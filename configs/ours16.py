@@ -33,10 +33,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                  log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
                  save_every={"tiny": 20, "small": 500, "paper": 5000}[scale],
                  freeze_feature_extractor=bool(args["audio_encoder"]), freeze_encoder_layers=0)
-  # w_velocity: the velocity loss (frame differences, as FaceDiffuser's) beside the x0 loss; off: at 1 the demo's
-  # teacher (then with dropout 0.1 and a 600-step encoder stage) was better on test (3 seeds; demo at c4f6192: LVE
-  # 3.77 -> 3.56, EVE 0.437 -> 0.428) but its 2-step student worse (LVE 4.06 -> 4.45, +25.1% over its teacher; EVE
-  # 0.365 -> 0.400), and the demo took 21 min 11 s.
+  # w_velocity: FaceDiffuser's velocity loss beside the x0 loss; off, since it made the distilled student worse
+  # (docs/findings.md).
   # Parameter sharding rules (regex over '/'-joined paths -> "fsdp" | "replicate"); data parallel by default.
   c.sharding = dict(rules=[(".*", "replicate")])
   return c

@@ -26,19 +26,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model = dict(encoder=common.encoder(scale, student=True),
                  personalizer=dict(use_identity=variant != "no_identity", use_emotion=variant != "no_emotion"))
   c.diffusion = dict(num_steps=2)
-  # encoder_steps: the encoder stage before round 1 (encoder_from=<distill workdir> takes that workdir's instead,
-  # so that ablations share one compressed encoder). On a demo teacher, round 1 (16 -> 8) scored test LVE 4.80 /
-  # EVE 0.46 without it, 3.97 / 0.49 after 600 steps of L_ae, 4.04 / 0.38 after 600 of L_out, 3.62 / 0.38 with
-  # the teacher's own encoder (the bound); 300 -> 900 steps of round 1 alone moved LVE by < 0.1. Whole 16 -> 2 on
-  # another (test, 1 seed; teacher 3.90 / 0.48): student-2 4.44 / 0.54 with L_ae, 4.44 / 0.44 with L_out
-  # (encoder_loss="outputs": only what the copied denoiser uses is matched). A 30-step warm-up per round
-  # (4.41 / 0.57) or lr 2e-4 (4.49 / 0.57) did not help. w_ae 0.1 in round 1, not 1: L_ae pulls all the
-  # teacher's feature dims at ~10x the distillation loss (round 1 without the stage: 5.50 at 1, 4.80 at 0.1).
-  # Also tried in the encoder stage (a code probe, not kept; demo teacher of 321333c, whole 16 -> 2, test, 3 seeds,
-  # against 4.06 / 0.365): matching the teacher's personalised embedding beside L_out, 4.18 / 0.333; the identity and
-  # emotion InfoNCE terms beside it, 4.35 / 0.408.
-  # 1500 steps at `small`, not 600: on the dropout-free demo teacher of ef0a049 (3.55 / 0.40) the stage ends at
-  # val/out 0.019 instead of 0.032, and student-2 scores 4.07 / 0.314 instead of 4.58 / 0.340 (test, 3 seeds).
+  # encoder_steps: the encoder-compression stage before round 1, which the student's lips depend on; long at
+  # `small` because a sharp teacher needs its encoder compressed further (encoder_from=<distill workdir> shares
+  # that workdir's stage, so ablations differ only in what they ablate). encoder_loss="outputs": match what the
+  # copied denoiser predicts, not every feature dim. w_ae 0.1: L_ae at 1 outweighs the distillation loss ~10x.
+  # The probes behind each choice are in docs/findings.md.
   c.distill = dict(
       target="data" if variant == "no_distillation" else "teacher", end_steps=2, teacher="",
       steps_per_round={"tiny": 20, "small": 300, "paper": 50_000}[scale],
