@@ -72,16 +72,28 @@ def num_features(cfg: EncoderConfig, samples: int) -> int:
   return max(n, 0) if isinstance(n, int) else n
 
 
-def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig):
-  """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at FPS by linear interpolation in time."""
+def resample_to_frames(h, *, num_frames: int, cfg: EncoderConfig, valid=None):
+  """[B, N, C] features at SAMPLE_RATE / hop Hz -> [B, T, C] at FPS by linear interpolation in time; `valid` [B, 1]
+  (real feature frames per clip; default N) keeps each clip's interpolation off its padding."""
   n = h.shape[1]
   t_center = (jax.lax.iota(jnp.float32, num_frames) + 0.5) / FPS * SAMPLE_RATE       # [T] in samples
   pos = (t_center - cfg.receptive_field / 2.0) / cfg.hop                                     # feature index
-  pos = jnp.clip(pos, 0.0, n - 1.0)
+  last = jnp.full((h.shape[0], 1), n - 1.0) if valid is None else jnp.clip(valid - 1.0, 0.0, n - 1.0)
+  pos = jnp.minimum(jnp.maximum(pos, 0.0)[None, :] + jnp.zeros_like(last), last)   # [B, T] (explicit for ONNX)
   lo = jnp.floor(pos).astype(jnp.int32)
-  hi = jnp.minimum(lo + 1, n - 1)
-  w = (pos - lo)[None, :, None]
-  return h[:, lo] * (1.0 - w) + h[:, hi] * w
+  hi = jnp.minimum(lo + 1, last.astype(jnp.int32))
+  w = (pos - lo)[..., None]
+  take = lambda idx: jnp.take_along_axis(h, idx[..., None], axis=1)
+  return take(lo) * (1.0 - w) + take(hi) * w
+
+
+def feature_mask(cfg: EncoderConfig, sample_mask, num: int):
+  """[B, S] sample mask -> ([B, N] feature-frame mask, [B, 1] real frames): a frame is real when its whole receptive
+  field lies in the clip's real samples (VALID convs), so padding never reaches a real frame."""
+  real = jnp.sum(sample_mask, -1, keepdims=True)
+  for k, s in zip(cfg.conv_kernels, cfg.conv_strides):
+    real = jnp.maximum(jnp.floor((real - k) / s) + 1.0, 0.0)
+  return (jax.lax.iota(jnp.float32, num)[None] < real).astype(jnp.float32), real
 
 
 def normalize(audio, sample_mask):
@@ -125,6 +137,9 @@ class AudioEncoder(nn.Module):
       x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="feature_norm")(x)
     x = nn.Dense(cfg.width, name="feature_projection")(x)
     x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
+    fmask, valid = (None, None) if sample_mask is None else feature_mask(cfg, sample_mask, x.shape[1])   # [B, N]
+    if fmask is not None:
+      x = x * fmask[..., None]                                # padding reaches neither the position conv nor attention
     pad = cfg.pos_conv_kernel // 2
     pos = nn.Conv(cfg.width, (cfg.pos_conv_kernel,), padding=[(pad, pad)], feature_group_count=cfg.pos_conv_groups,
                   name="pos_conv")(x)
@@ -136,9 +151,9 @@ class AudioEncoder(nn.Module):
     for i in range(cfg.layers):
       x = layers.TransformerBlock(cfg.width, cfg.heads, mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout,
                                   norm_first=cfg.norm_first, epsilon=cfg.layer_norm_eps, exact_gelu=True,
-                                  name=f"layer_{i}")(x, train=train)
+                                  name=f"layer_{i}")(x, mask=fmask, train=train)
     if cfg.norm_first:
       x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="encoder_norm")(x)
     if num_frames is None:
       return x
-    return resample_to_frames(x, num_frames=num_frames, cfg=cfg)
+    return resample_to_frames(x, num_frames=num_frames, cfg=cfg, valid=valid)
