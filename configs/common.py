@@ -1,8 +1,11 @@
 """Shared config blocks: argument parsing, datasets and model scales (tiny for tests, small for CPU, paper)."""
 from __future__ import annotations
 
+import dataclasses
+
 import ml_collections
 
+from dt_jax.data import augment as augment_lib
 from dt_jax.models import audio_encoder
 
 DATASETS = {   # dataset arg -> ({scale: TFDS name where it differs}, default TFDS name)
@@ -13,14 +16,21 @@ DATASETS = {   # dataset arg -> ({scale: TFDS name where it differs}, default TF
 SCALES = ("tiny", "small", "paper")
 
 
+CHOICES = {"dataset": tuple(DATASETS), "scale": SCALES}
+
+
 def parse(arg: str | None, **defaults) -> dict:
-  """'a=1,b=x' -> {'a': '1', 'b': 'x'} over `defaults`; unknown keys are an error naming the allowed ones."""
+  """'a=1,b=x' -> {'a': '1', 'b': 'x'} over `defaults`; unknown keys, and values of `dataset` and `scale` that do not
+  exist, are an error naming the allowed ones."""
   out = dict(defaults)
   for item in filter(None, (arg or "").split(",")):
     key, _, value = item.partition("=")
     if key not in defaults:
       raise ValueError(f"unknown config arg {key!r}; allowed: {', '.join(defaults)}")
     out[key] = value
+  for key, allowed in CHOICES.items():
+    if key in out and out[key] not in allowed:
+      raise ValueError(f"unknown {key} {out[key]!r}; one of {', '.join(allowed)}")
   return out
 
 
@@ -36,7 +46,10 @@ def data(args: dict) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       name=dataset_name(args["dataset"], scale), data_dir="data", manual_dir="",
       window_frames={"tiny": 30, "small": 60, "paper": 120}[scale],
-      global_batch={"tiny": 4, "small": 16, "paper": 64}[scale]))
+      global_batch={"tiny": 4, "small": 16, "paper": 64}[scale],
+      # Acoustic variety in training windows (dt_jax/data/augment.py), so models hear more than the corpus's
+      # recording conditions; evaluation never augments (--config.data.augment.enabled=False turns it off).
+      augment=dict(enabled=True, **dataclasses.asdict(augment_lib.AugmentConfig()))))
 
 
 def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:

@@ -112,3 +112,42 @@ def test_global_batch_over_eight_devices():
   assert g["x"].shape == (16, 3) and len(g["x"].sharding.device_set) == 8
   assert g["x"].addressable_shards[1].data.shape == (2, 3)
   np.testing.assert_array_equal(np.asarray(jax.jit(lambda t: t.sum(0))(g["x"])), batch["x"].sum(0))
+
+
+def test_speed_changes_keep_audio_and_motion_aligned():
+  """A window cut at another speed holds more (or fewer) source frames, both streams resampled alike."""
+  from dt_jax.data import augment  # pylint: disable=g-import-not-at-top
+  t = 120
+  frame_of_sample = (np.arange(pipeline.samples_for(t)) / (16000 / 30) / 200).astype(np.float32)   # in [-1, 1]
+  ex = {"audio": frame_of_sample, "motion": (np.arange(t, dtype=np.float32) + 0.5)[:, None],
+        "template": np.zeros(1, np.float32), "speaker": 0, "emotion": 0}
+  cfg = augment.AugmentConfig(p_speed=1.0, speed=(0.8, 1.2), p_reverb=0.0, p_noise=0.0, p_band=0.0,
+                              gain_db=(0.0, 0.0))
+  mid = ((np.arange(20) + 0.5) * 16000 / 30).astype(int)
+  spans = []
+  for seed in range(10):
+    w = pipeline.crop_window(ex, np.random.default_rng(seed), window_frames=20, augment=cfg)
+    assert w["audio"].shape == (pipeline.samples_for(20),) and w["motion"].shape == (20, 1)
+    np.testing.assert_allclose(200 * w["audio"][mid], w["motion"][:, 0], atol=0.06)   # same source time, both
+    spans.append(w["motion"][-1, 0] - w["motion"][0, 0])
+  assert min(spans) < 19 * 0.95 and max(spans) > 19 * 1.05                         # faster and slower windows
+
+
+def test_augmentation_is_reproducible_by_seed_and_step_and_off_in_evaluation(tiny):
+  from dt_jax.data import augment  # pylint: disable=g-import-not-at-top
+  src = tiny.splits["train"]
+  kw = dict(window_frames=30, global_batch=4, augment=augment.AugmentConfig())
+  aug = pipeline.train_batches(src, seed=5, **kw)
+  again = pipeline.train_batches(src, seed=5, start_step=3, **kw)
+  other = pipeline.train_batches(src, seed=6, **kw)
+  plain = pipeline.train_batches(src, window_frames=30, global_batch=4, seed=5)
+  for s in range(3, 6):
+    for key in ("audio", "motion", "mask"):
+      np.testing.assert_array_equal(aug[s][key], again[s - 3][key])          # resume augments alike
+  assert not np.array_equal(aug[3]["audio"], other[3]["audio"])
+  changed = [not np.allclose(aug[s]["audio"], plain[s]["audio"]) for s in range(8)]
+  assert sum(changed) >= 6                                                   # most windows are altered
+  batch = next(pipeline.eval_batches(tiny.splits["test"], batch_size=4, split="test"))
+  ex = tiny.splits["test"][int(batch["index"][0])]
+  np.testing.assert_array_equal(batch["audio"][0, :len(ex["audio"])], ex["audio"])   # evaluation: untouched
+  assert augment.from_config({"enabled": False}) is None

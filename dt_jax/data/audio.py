@@ -54,6 +54,8 @@ def load_speech(path) -> np.ndarray:
   """A speech file for animation -> float32 mono at 16 kHz. Any rate, mono or stereo, 8/16/24/32-bit integer or
   float samples. AudioError (naming the file, one line) for a missing, empty, corrupt, NaN-holding or silent-only
   file and for one shorter than a motion frame (1/30 s)."""
+  if os.path.isdir(path):
+    raise AudioError(f"{path}: a directory, not an audio file")
   if not os.path.isfile(path):
     raise AudioError(f"{path}: no such file")
   if os.path.getsize(path) == 0:

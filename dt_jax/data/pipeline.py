@@ -1,9 +1,10 @@
 """Training windows and evaluation sequences as deterministic, resumable numpy batches (grain MapDataset).
 
 Training: every epoch is a fresh permutation (seeded); each example yields one random fixed-length window of
-aligned audio and motion (clips shorter than the window are padded and masked). Element i of the stream depends
-only on (seed, i), so a run restarted at step s reads exactly the batches it would have read. Each process reads
-its own rows of every global batch.
+aligned audio and motion (clips shorter than the window are padded and masked), optionally with acoustic variety
+(augment.py: speed, reverberation, noise, band limits, gain). Element i of the stream, its augmentation included,
+depends only on (seed, i), so a run restarted at step s reads exactly the batches it would have read. Each process
+reads its own rows of every global batch. Evaluation sequences are never augmented.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import dataclasses
 import grain
 import numpy as np
 
+from dt_jax.data import augment as augment_lib
 from dt_jax.data import normalization
 from dt_jax.data import source as source_lib
 from dt_jax.timebase import samples_for
@@ -28,8 +30,7 @@ class _Validated(grain.transforms.Map):
 
 
 def _name(ex) -> str:
-  u = ex.get("utterance", b"")
-  return u.decode() if isinstance(u, bytes) else str(u)
+  return source_lib.text(ex.get("utterance", b""))
 
 
 def _labels(ex) -> dict:
@@ -37,11 +38,9 @@ def _labels(ex) -> dict:
           "emotion": np.int32(ex["emotion"]), "intensity": np.int32(ex.get("intensity", 1))}
 
 
-def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int) -> dict:
-  """A random window: audio [A], motion [W, D], mask [W] (1 = real frame), plus labels."""
-  motion = np.asarray(ex["motion"], np.float32)
-  audio = np.asarray(ex["audio"], np.float32)
-  t, w = len(motion), window_frames
+def _crop(motion: np.ndarray, audio: np.ndarray, rng: np.random.Generator, w: int):
+  """A random window of w frames: audio [samples_for(w)], motion [w, D], mask [w] (zero-padded past the clip)."""
+  t = len(motion)
   start = int(rng.integers(0, t - w + 1)) if t > w else 0
   n = min(w, t - start)
   out_m = np.zeros((w, motion.shape[1]), np.float32)
@@ -52,14 +51,35 @@ def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int) -> di
   out_a[:len(seg)] = seg
   mask = np.zeros(w, np.float32)
   mask[:n] = 1.0
+  return out_a, out_m, mask
+
+
+def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int,
+                augment: augment_lib.AugmentConfig | None = None, other=None) -> dict:
+  """A random window: audio [A], motion [W, D], mask [W] (1 = real frame), plus labels. With `augment`, the window
+  is first cut at another speed (more or fewer source frames, both streams resampled to W frames) and its audio
+  gets acoustic variety; `other()` gives another clip's audio for babble noise."""
+  motion = np.asarray(ex["motion"], np.float32)
+  audio = np.asarray(ex["audio"], np.float32)
+  factor = augment_lib.speed_factor(rng, augment) if augment else 1.0
+  src = max(1, int(round(window_frames * factor)))
+  out_a, out_m, mask = _crop(motion, audio, rng, src)
+  if src != window_frames:
+    real = int(mask.sum())
+    out_a, out_m = augment_lib.resample_window(out_a, out_m, frames=window_frames)
+    mask = (np.arange(window_frames) < int(np.floor(real * window_frames / src))).astype(np.float32)
+    out_m *= mask[:, None]
+  if augment:
+    out_a = augment_lib.augment_audio(out_a, rng, augment, other=other)
   return {"audio": out_a, "motion": out_m, "mask": mask, **_labels(ex)}
 
 
 def train_batches(data_source, *, window_frames: int, global_batch: int, seed: int, start_step: int = 0,
                   process_index: int = 0, process_count: int = 1, split: str = "train",
-                  stats: normalization.MotionStats | None = None) -> grain.MapDataset:
+                  stats: normalization.MotionStats | None = None,
+                  augment: augment_lib.AugmentConfig | None = None) -> grain.MapDataset:
   """Batches (dicts of [B_local, ...] arrays) for steps start_step, start_step + 1, ... (infinite); motion in
-  model units when `stats` are given."""
+  model units when `stats` are given; acoustic variety with `augment` (None: none)."""
   if global_batch % process_count:
     raise ValueError(f"global batch {global_batch} does not divide over {process_count} processes")
   if len(data_source) == 0:
@@ -67,7 +87,12 @@ def train_batches(data_source, *, window_frames: int, global_batch: int, seed: i
   local = global_batch // process_count
   ds = grain.MapDataset.range(len(data_source)).map(lambda i: (i, data_source[i]))
   ds = ds.map(_Validated(split)).shuffle(seed=seed).repeat(None)
-  ds = ds.random_map(lambda ex, rng: crop_window(ex, rng, window_frames=window_frames), seed=seed + 1)
+  n = len(data_source)
+
+  def window(ex, rng):
+    other = lambda: data_source[int(rng.integers(n))]["audio"]
+    return crop_window(ex, rng, window_frames=window_frames, augment=augment, other=other)
+  ds = ds.random_map(window, seed=seed + 1)
   if stats is not None:
     ds = ds.map(lambda ex: {**ex, "motion": normalization.normalize(ex["motion"], stats).astype(np.float32)})
   ds = ds.batch(local, drop_remainder=True)[process_index::process_count]
@@ -78,8 +103,10 @@ def eval_batches(data_source, *, batch_size: int, split: str = "eval", pad_to_mu
   """Full sequences, padded to one static length for the split, in source order.
 
   Yields dicts: audio [B, A], motion [B, T, D], mask [B, T], valid [B] (0 for filler rows of the last batch),
-  index [B] (position in the source), plus labels. T is the split's longest clip rounded up to
-  `pad_to_multiple` frames, so one compiled function serves the whole split.
+  index [B] (position in the source), plus labels; where the split has them, `alternates` [B, K, T, D] (K true
+  motions of each clip, the first equal to `motion`) and `phones` (per row (start [P], end [P], class [P]) or
+  None). T is the split's longest clip rounded up to `pad_to_multiple` frames, so one compiled function serves the
+  whole split.
   """
   n = len(data_source)
   if n == 0:
@@ -92,6 +119,7 @@ def eval_batches(data_source, *, batch_size: int, split: str = "eval", pad_to_mu
   t_max = max(len(ex["motion"]) for ex in examples)
   t_pad = -(-t_max // pad_to_multiple) * pad_to_multiple
   dim = examples[0]["motion"].shape[1]
+  k = min(len(ex.get("motion_alternates", ())) for ex in examples)
   for b0 in range(0, n, batch_size):
     rows = list(range(b0, min(b0 + batch_size, n)))
     batch = {"audio": np.zeros((batch_size, samples_for(t_pad)), np.float32),
@@ -109,4 +137,12 @@ def eval_batches(data_source, *, batch_size: int, split: str = "eval", pad_to_mu
       batch["mask"][j, :t] = 1.0
       batch["valid"][j] = 1.0
       batch["index"][j] = r
+    if k > 1:
+      batch["alternates"] = np.zeros((batch_size, k, t_pad, dim), np.float32)
+      for j, r in enumerate(rows):
+        alt = np.asarray(examples[r]["motion_alternates"][:k], np.float32)
+        batch["alternates"][j, :, :alt.shape[1]] = alt
+    if "phone_start" in examples[0]:
+      batch["phones"] = [tuple(np.asarray(examples[r][f"phone_{f}"]) for f in ("start", "end", "class"))
+                         for r in rows] + [None] * (batch_size - len(rows))
     yield batch

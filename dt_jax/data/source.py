@@ -5,6 +5,7 @@ A dataset name is a TFDS name with an optional config, e.g. `synthetic_talkers/t
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import importlib
 import os
@@ -46,6 +47,35 @@ def build(name: str, *, data_dir: str, manual_dir: str | None = None,
   return b
 
 
+class CorruptDataError(ValueError):
+  """An example that cannot be read from its shard (truncated or altered bytes); the message names the split, the
+  shard file and the example."""
+
+
+class Split(collections.abc.Sequence):
+  """A split's random-access examples, whose read errors name the split, the shard file and the example index
+  (array_record's own say only 'hash mismatch at byte N', nine frames deep)."""
+
+  def __init__(self, name: str, source, *, files, lengths):
+    self.name, self._source = name, source
+    self._files, self._ends = [str(f) for f in files], np.cumsum(lengths)
+
+  def __len__(self) -> int:
+    return len(self._source)
+
+  def __getitem__(self, index):
+    try:
+      return self._source[index]
+    except IndexError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except  # riegeli, tensorstore and decoders raise many types
+      i = int(index) % max(len(self), 1)
+      shard = int(np.searchsorted(self._ends, i, side="right"))
+      where = self._files[shard] if shard < len(self._files) else "its shard"
+      raise CorruptDataError(f"split {self.name!r}, example {i}: cannot be read from {where} "
+                             f"({type(e).__name__}: {' '.join(str(e).split())[:200]}); rebuild the dataset") from e
+
+
 @dataclasses.dataclass(frozen=True)
 class Dataset:
   """A built dataset: its splits as random-access sources, its rig and TFDS info."""
@@ -73,9 +103,15 @@ def open_dataset(name: str, *, data_dir: str) -> Dataset:
   if not os.path.exists(os.path.join(b.data_dir, "dataset_info.json")):
     raise FileNotFoundError(f"dataset {name!r} is not built under {data_dir}: run "
                             f"`python launch/build_data.py --dataset={name} --data_dir={data_dir}`")
-  splits = b.as_data_source()
+  splits = {name: Split(name, src, files=b.info.splits[name].filepaths, lengths=b.info.splits[name].shard_lengths)
+            for name, src in b.as_data_source().items()}
   rig = rig_lib.Rig.load(os.path.join(b.data_dir, b.info.metadata.get("rig_file", "rig.npz")))
-  return Dataset(name=name, splits=dict(splits), rig=rig, info=b.info)
+  return Dataset(name=name, splits=splits, rig=rig, info=b.info)
+
+
+def text(value) -> str:
+  """A Text feature as str (data sources return bytes)."""
+  return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class BadExampleError(ValueError):
@@ -91,6 +127,13 @@ def check_example(ex: dict, where: str) -> None:
   if abs(len(audio) - expected) > SAMPLE_RATE / FPS:
     raise BadExampleError(f"{where}: audio has {len(audio)} samples but motion has {len(motion)} frames "
                           f"(expected {expected:.0f} +- {SAMPLE_RATE // FPS} samples at {SAMPLE_RATE} Hz, {FPS} fps)")
-  for key in ("audio", "motion", "template"):
+  if "motion_alternates" in ex and np.shape(ex["motion_alternates"])[1:] != motion.shape:
+    raise BadExampleError(f"{where}: motion_alternates {np.shape(ex['motion_alternates'])} do not match motion "
+                          f"{motion.shape} (expected [K, T, D])")
+  for key in ("audio", "motion", "template", "motion_alternates"):
     if key in ex and not np.all(np.isfinite(ex[key])):
       raise BadExampleError(f"{where}: {key} holds NaN or Inf")
+  if "phone_start" in ex:
+    start, end = np.asarray(ex["phone_start"]), np.asarray(ex["phone_end"])
+    if start.shape != end.shape or start.shape != np.shape(ex["phone_class"]) or np.any(end < start):
+      raise BadExampleError(f"{where}: phone_start, phone_end and phone_class must be [P] with start <= end")

@@ -27,6 +27,7 @@ EYE_LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 NOSE_TIP, CHIN, EAR_RIGHT, EAR_LEFT, FOREHEAD_TOP = 1, 152, 234, 454, 10
+LIP_PAIR = (13, 14)          # the inner-lip midpoints (upper, lower): the lip opening is their distance
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ class Rig:
   faces: np.ndarray                    # [F, 3] int32 triangles (may be empty when unknown)
   regions: dict[str, np.ndarray]       # name -> int32 vertex indices: all of REGIONS, or none when unknown
   basis: np.ndarray | None = None      # [S or 1, K, V, 3] float32 blendshape displacement fields, or None
+  lip_pair: tuple[int, int] | None = None   # vertices of the upper and lower inner-lip midpoints (lip opening)
 
   @property
   def num_vertices(self) -> int:
@@ -60,6 +61,8 @@ class Rig:
       arrays["templates"] = self.templates
     if self.basis is not None:
       arrays["basis"] = self.basis
+    if self.lip_pair is not None:
+      arrays["lip_pair"] = np.asarray(self.lip_pair, np.int32)
     tmp = path + ".tmp.npz"
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
@@ -72,7 +75,8 @@ class Rig:
         rig = cls(speakers=tuple(str(s) for s in z["speakers"]),
                   templates=z["templates"].astype(np.float32) if "templates" in z.files else None,
                   faces=z["faces"].astype(np.int32), regions=regions,
-                  basis=z["basis"].astype(np.float32) if "basis" in z.files else None)
+                  basis=z["basis"].astype(np.float32) if "basis" in z.files else None,
+                  lip_pair=tuple(int(i) for i in z["lip_pair"]) if "lip_pair" in z.files else None)
     except (OSError, KeyError, ValueError) as e:
       raise ValueError(f"{path}: not a valid rig file ({e})") from e
     missing = [r for r in REGIONS if r not in rig.regions]

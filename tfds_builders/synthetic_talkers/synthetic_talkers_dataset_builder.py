@@ -1,13 +1,16 @@
 """TFDS builder for synthetic_talkers: speech-driven 3D talking faces generated from a seed, no download.
 
-Speech is real text-to-speech (libespeak-ng, exact phoneme timings) with a voice per speaker and emotion-dependent
-prosody; motion is the 52 ARKit blendshape weights at 30 fps from visemes with coarticulation, bilabial closure,
-per-speaker style partly tied to the voice, an emotion layer and blinks; faces are MediaPipe's canonical mesh with
-per-speaker identity warps and our own procedural 52-shape basis. The rig (templates, bases, triangles, regions)
-is written beside the data as `rig.npz` (see `dt_jax.face.rig`).
+Speech from several engines (espeak-ng voices; Piper's "joe", a neural voice trained from a person's recordings,
+and pitch- and formant-shifted speakers made from it; Kokoro-82M's voice styles and their mixes), each utterance
+with its phone timings. Faces: the speech-driven layer (visemes, coarticulation, jaw and loudness, the emotion's
+expression, bilabial closure) plus a nonverbal layer drawn from its own random process (blinks, brows, gaze,
+squints, effort, lead), so one utterance has many true motions: every test clip stores K of them. Faces are
+MediaPipe's canonical mesh with per-speaker identity warps and our own procedural 52-shape basis; the rig
+(templates, bases, triangles, regions, the inner-lip vertex pair) is written beside the data as `rig.npz`.
 
-Splits: train / validation / test (seen speakers; validation and test sentences never occur in train) and
-test_unseen (held-out speakers, for zero-shot evaluation).
+Splits: train / validation / test (seen speakers; validation and test sentences never occur in train),
+test_unseen (held-out speakers of the voice families heard in training) and test_unseen_voice (Kokoro voices no
+training speaker has).
 """
 from __future__ import annotations
 
@@ -30,15 +33,18 @@ from tfds_builders.synthetic_talkers import corpus
 from tfds_builders.synthetic_talkers import speech
 
 RIG_FILE = "rig.npz"
+_DEFAULT_ROSTER = corpus.Roster(seen=(("espeak", 11), ("piper", 8), ("kokoro", 1)),
+                                held_out=(("espeak", 2), ("piper", 1), ("kokoro", 1)),
+                                unseen_voice=("jf_gongitsune", "jf_nezumi", "jf_tebukuro"))
 
 
 @dataclasses.dataclass
 class SyntheticTalkersConfig(tfds.core.BuilderConfig):
-  num_speakers: int = 24
-  num_held_out: int = 4
+  roster: corpus.Roster = _DEFAULT_ROSTER
   train_sentences: int = 12          # per seen speaker, each spoken in every emotion
   validation_sentences: int = 1
-  test_sentences: int = 2
+  test_sentences: int = 1            # per speaker, in every test split
+  alternates: int = 8                # K motions per test clip
   vertices: bool = False             # store vertex offsets [T, V*3] instead of weights [T, 52]
   seed: int = 0
 
@@ -46,16 +52,21 @@ class SyntheticTalkersConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic talking faces: 16 kHz speech, 30 fps ARKit weights (or vertex offsets), speaker and emotion."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("2.0.0")
+  RELEASE_NOTES = {"1.0.0": "First release.",
+                   "2.0.0": "Several speech engines (espeak-ng, Piper, Kokoro), a nonverbal layer, K alternative "
+                            "motions per test clip, phone segments, the test_unseen_voice split."}
   BUILDER_CONFIGS = [
-      SyntheticTalkersConfig(name="default", description="24 speakers (20 seen, 4 held out), 5 emotions."),
-      SyntheticTalkersConfig(name="tiny", description="6 speakers (4 seen, 2 held out); seconds to build.",
-                             num_speakers=6, num_held_out=2, train_sentences=4, validation_sentences=1,
-                             test_sentences=2),
-      SyntheticTalkersConfig(name="vertices", description="Vertex offsets (D = 468*3) of 8 speakers.",
-                             num_speakers=8, num_held_out=2, train_sentences=3, validation_sentences=1,
-                             test_sentences=1, vertices=True),
+      SyntheticTalkersConfig(name="default", description="27 speakers of three engines, 5 emotions."),
+      SyntheticTalkersConfig(
+          name="tiny", description="7 speakers; seconds to build.", train_sentences=4, validation_sentences=1,
+          test_sentences=2, alternates=4,
+          roster=corpus.Roster(seen=(("espeak", 3), ("piper", 1)), held_out=(("espeak", 1), ("piper", 1)),
+                               unseen_voice=("jf_nezumi",))),
+      SyntheticTalkersConfig(
+          name="vertices", description="Vertex offsets (D = 468*3) of 7 speakers.", train_sentences=3,
+          validation_sentences=1, test_sentences=1, alternates=4, vertices=True,
+          roster=corpus.Roster(seen=(("espeak", 4),), held_out=(("espeak", 2),), unseen_voice=("jf_nezumi",))),
   ]
   DEFAULT_CONFIG_NAME = "default"
 
@@ -65,25 +76,34 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   @property
   def speakers(self) -> list[corpus.Speaker]:
-    return corpus.make_speakers(self.builder_config.num_speakers, self.builder_config.seed)
+    return corpus.make_speakers(self.builder_config.roster, self.builder_config.seed)
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
     dim = mesh_lib.canonical().num_vertices * 3 if cfg.vertices else arkit.NUM
+    speakers = self.speakers
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
             "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
             "motion": tfds.features.Tensor(shape=(None, dim), dtype=np.float32),
+            "motion_alternates": tfds.features.Tensor(shape=(None, None, dim), dtype=np.float32, encoding="bytes"),
             "template": tfds.features.Tensor(shape=(dim,), dtype=np.float32),
-            "speaker": tfds.features.ClassLabel(names=[f"S{k:02d}" for k in range(cfg.num_speakers)]),
+            "speaker": tfds.features.ClassLabel(names=[s.name for s in speakers]),
             "emotion": tfds.features.ClassLabel(names=list(corpus.EMOTIONS)),
             "intensity": tfds.features.Scalar(dtype=np.int32),
             "utterance": tfds.features.Text(),
+            "voice": tfds.features.Text(),
+            "phone_start": tfds.features.Tensor(shape=(None,), dtype=np.float32),
+            "phone_end": tfds.features.Tensor(shape=(None,), dtype=np.float32),
+            "phone_class": tfds.features.Tensor(shape=(None,), dtype=np.int32),
         }),
         supervised_keys=None,
         homepage="https://github.com/dt_jax",
-        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, representation=(
-            "vertex_offsets" if cfg.vertices else "arkit52"), rig_file=RIG_FILE),
+        metadata=tfds.core.MetadataDict(
+            fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, rig_file=RIG_FILE,
+            representation="vertex_offsets" if cfg.vertices else "arkit52",
+            phone_classes=list(speech.phones.CLASS_NAMES), alternates=cfg.alternates,
+            voices={s.name: s.family for s in speakers}, groups={s.name: s.group for s in speakers}),
     )
 
   def _split_generators(self, dl_manager):
@@ -93,49 +113,59 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     templates, bases = corpus.speaker_faces(speakers)
     m = mesh_lib.canonical()
     rig = rig_lib.Rig(speakers=tuple(s.name for s in speakers), templates=templates, faces=m.faces,
-                      regions=m.regions, basis=None if cfg.vertices else bases)
+                      regions=m.regions, basis=None if cfg.vertices else bases, lip_pair=mesh_lib.LIP_PAIR)
     os.makedirs(self.data_dir, exist_ok=True)
     rig.save(os.path.join(self.data_dir, RIG_FILE))
-    all_specs = corpus.specs(num_speakers=cfg.num_speakers, num_held_out=cfg.num_held_out,
-                             train_sentences=cfg.train_sentences, validation_sentences=cfg.validation_sentences,
-                             test_sentences=cfg.test_sentences, seed=cfg.seed)
+    if any(s.voice.engine == "kokoro" for s in speakers if isinstance(s.voice, speech.NeuralVoice)):
+      from tfds_builders.synthetic_talkers.speech import kokoro_engine  # pylint: disable=g-import-not-at-top
+      kokoro_engine.model_file()            # joined once here, before the workers need it
+    all_specs = corpus.specs(speakers, train_sentences=cfg.train_sentences,
+                             validation_sentences=cfg.validation_sentences, test_sentences=cfg.test_sentences,
+                             seed=cfg.seed)
     return {split: self._generate_examples([s for s in all_specs if s.split == split], templates, bases)
             for split in corpus.SPLITS}
 
   def _generate_examples(self, specs, templates, bases):
     cfg = self.builder_config
     workers = self._num_workers or min(os.cpu_count() or 1, 8)
-    jobs = [(spec, cfg.num_speakers, cfg.seed) for spec in specs]
+    jobs = [(spec, cfg.roster, cfg.seed, cfg.alternates if spec.split in corpus.TEST_SPLITS else 1)
+            for spec in specs]
     desc = f"synthetic_talkers/{cfg.name} {specs[0].split if specs else ''}"
     parallel = workers > 1 and len(jobs) > 8
-    # Spawned (the parent may hold JAX threads), non-daemonic workers: each starts a child per utterance.
+    # Spawned (the parent may hold JAX threads), non-daemonic workers: espeak starts a child per utterance.
     pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if parallel else contextlib.nullcontext())
     with pool:
-      results = pool.map(_work, jobs, chunksize=4) if parallel else map(_work, jobs)
+      results = pool.map(_work, jobs, chunksize=2) if parallel else map(_work, jobs)
       yield from self._examples(tqdm.tqdm(results, total=len(jobs), desc=desc, unit="utt"), templates, bases)
 
   def _examples(self, results, templates, bases):
-    for spec, audio, weights in results:
+    speakers = self.speakers
+    for spec, clip in results:
       s = spec.speaker
+      motions = clip.motions                                                   # [K, T, 52]
       if self.builder_config.vertices:
-        offsets = np.einsum("tk,kvc->tvc", weights, bases[s]).reshape(len(weights), -1)
-        motion, template = offsets.astype(np.float32), templates[s].reshape(-1)
+        offsets = np.einsum("ntk,kvc->ntvc", motions, bases[s]).reshape(motions.shape[:2] + (-1,))
+        motions, template = offsets.astype(np.float32), templates[s].reshape(-1)
       else:
-        motion, template = weights, np.zeros(arkit.NUM, np.float32)
-      yield spec.key, {"audio": audio, "motion": motion, "template": template, "speaker": s,
-                       "emotion": spec.emotion, "intensity": 1, "utterance": spec.text}
+        template = np.zeros(arkit.NUM, np.float32)
+      yield spec.key, {
+          "audio": clip.audio, "motion": motions[0], "motion_alternates": motions, "template": template,
+          "speaker": s, "emotion": spec.emotion, "intensity": 1, "utterance": spec.text,
+          "voice": speakers[s].family,
+          "phone_start": np.asarray([p.start for p in clip.phones], np.float32),
+          "phone_end": np.asarray([p.end for p in clip.phones], np.float32),
+          "phone_class": np.asarray([p.cls for p in clip.phones], np.int32)}
 
 
 @functools.lru_cache(maxsize=2)
-def _voices(num_speakers: int, seed: int) -> tuple[list[corpus.Speaker], speech.Synthesizer]:
+def _voices(roster: corpus.Roster, seed: int) -> tuple[list[corpus.Speaker], speech.Synthesizer]:
   """The speakers and a synthesizer holding their voices, made once per worker process."""
-  speakers = corpus.make_speakers(num_speakers, seed)
+  speakers = corpus.make_speakers(roster, seed)
   return speakers, speech.Synthesizer([s.voice for s in speakers])
 
 
 def _work(job):
-  spec, num_speakers, seed = job
-  speakers, synth = _voices(num_speakers, seed)
-  audio, weights, _ = corpus.utterance(synth, speakers[spec.speaker], spec, seed)
-  return spec, audio, weights
+  spec, roster, seed, draws = job
+  speakers, synth = _voices(roster, seed)
+  return spec, corpus.utterance(synth, speakers[spec.speaker], spec, seed, draws=draws)

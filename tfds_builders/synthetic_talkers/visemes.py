@@ -1,6 +1,8 @@
 """espeak-ng phoneme names -> viseme classes, and each viseme's ARKit target weights."""
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 from dt_jax.face import arkit
@@ -38,23 +40,23 @@ _TARGETS = {   # viseme -> {arkit name: weight}
     "KK": {"jawOpen": 0.22},
     "RR": {"jawOpen": 0.15, "mouthPucker": 0.45, "mouthFunnel": 0.25},
     "W": {"jawOpen": 0.08, "mouthPucker": 0.85, "mouthFunnel": 0.2},
-    "AA": {"jawOpen": 0.65, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3, "mouthUpperUpLeft": 0.1,
+    "AA": {"jawOpen": 0.75, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3, "mouthUpperUpLeft": 0.1,
            "mouthUpperUpRight": 0.1},
-    "AE": {"jawOpen": 0.5, "mouthStretchLeft": 0.3, "mouthStretchRight": 0.3, "mouthLowerDownLeft": 0.2,
+    "AE": {"jawOpen": 0.6, "mouthStretchLeft": 0.3, "mouthStretchRight": 0.3, "mouthLowerDownLeft": 0.2,
            "mouthLowerDownRight": 0.2},
-    "E": {"jawOpen": 0.35, "mouthStretchLeft": 0.25, "mouthStretchRight": 0.25, "mouthSmileLeft": 0.1,
+    "E": {"jawOpen": 0.45, "mouthStretchLeft": 0.25, "mouthStretchRight": 0.25, "mouthSmileLeft": 0.1,
           "mouthSmileRight": 0.1},
-    "I": {"jawOpen": 0.18, "mouthSmileLeft": 0.3, "mouthSmileRight": 0.3, "mouthStretchLeft": 0.3,
+    "I": {"jawOpen": 0.3, "mouthSmileLeft": 0.3, "mouthSmileRight": 0.3, "mouthStretchLeft": 0.3,
           "mouthStretchRight": 0.3},
-    "O": {"jawOpen": 0.42, "mouthFunnel": 0.6, "mouthPucker": 0.3},
-    "U": {"jawOpen": 0.15, "mouthPucker": 0.7, "mouthFunnel": 0.4},
-    "@": {"jawOpen": 0.25},
+    "O": {"jawOpen": 0.5, "mouthFunnel": 0.6, "mouthPucker": 0.3},
+    "U": {"jawOpen": 0.25, "mouthPucker": 0.7, "mouthFunnel": 0.4},
+    "@": {"jawOpen": 0.35},
 }
 # How strongly each class holds the lips / the jaw against its neighbours (coarticulation dominance).
 LIP_DOMINANCE = {"sil": 0.3, "PP": 3.0, "FF": 2.5, "TH": 0.8, "DD": 0.15, "SS": 0.8, "CH": 1.8, "KK": 0.1,
-                 "RR": 1.2, "W": 2.5, "AA": 1.0, "AE": 1.0, "E": 1.0, "I": 1.2, "O": 1.6, "U": 1.8, "@": 0.5}
+                 "RR": 1.2, "W": 2.5, "AA": 1.5, "AE": 1.5, "E": 1.5, "I": 1.5, "O": 1.8, "U": 2.0, "@": 1.0}
 JAW_DOMINANCE = {"sil": 0.3, "PP": 1.0, "FF": 1.0, "TH": 0.8, "DD": 0.6, "SS": 1.2, "CH": 0.8, "KK": 0.5,
-                 "RR": 0.6, "W": 0.6, "AA": 1.5, "AE": 1.4, "E": 1.2, "I": 1.0, "O": 1.3, "U": 1.0, "@": 0.6}
+                 "RR": 0.6, "W": 0.6, "AA": 2.0, "AE": 1.9, "E": 1.7, "I": 1.3, "O": 1.8, "U": 1.3, "@": 1.0}
 JAW_CHANNELS = (arkit.INDEX["jawOpen"],)
 
 TARGETS = np.zeros((len(CLASSES), arkit.NUM), np.float32)   # [C, 52]
@@ -63,18 +65,49 @@ for _c, _t in _TARGETS.items():
     TARGETS[CLASSES.index(_c), arkit.INDEX[_n]] = _w
 
 
-def visemes(phone: str) -> tuple[str, ...]:
-  """The viseme classes of one espeak phoneme name (pauses and unknown names are silence)."""
+def espeak_visemes(phone: str) -> tuple[tuple[str, ...], bool]:
+  """(viseme classes, is a vowel) of one espeak phoneme name (pauses and unknown names are silence)."""
   if phone.startswith("_") or not phone:
-    return ("sil",)
+    return ("sil",), False
   if phone in _CONSONANTS:
-    return (_CONSONANTS[phone],)
+    return (_CONSONANTS[phone],), False
   if phone in _VOWELS:
-    return _VOWELS[phone]
+    return _VOWELS[phone], True
   for n in (3, 2, 1):   # longest known prefix, e.g. "aI@2" -> "aI@"
     head = phone[:n]
     if head in _VOWELS:
-      return _VOWELS[head]
+      return _VOWELS[head], True
     if head in _CONSONANTS:
-      return (_CONSONANTS[head],)
-  return ("sil",)
+      return (_CONSONANTS[head],), False
+  return ("sil",), False
+
+# IPA (Piper, Kokoro): labels after merging (stress marks dropped, length marks and two-letter phones joined).
+_IPA_CONSONANTS = {
+    "p": "PP", "b": "PP", "m": "PP", "f": "FF", "v": "FF", "θ": "TH", "ð": "TH", "t": "DD", "d": "DD", "n": "DD",
+    "l": "DD", "ɾ": "DD", "ɫ": "DD", "s": "SS", "z": "SS", "ʃ": "CH", "ʒ": "CH", "tʃ": "CH", "dʒ": "CH", "ʧ": "CH",
+    "ʤ": "CH", "k": "KK", "ɡ": "KK", "g": "KK", "ŋ": "KK", "h": "KK", "x": "KK", "ʔ": "KK", "ç": "KK", "ɹ": "RR",
+    "r": "RR", "ɻ": "RR", "w": "W", "ʍ": "W", "j": "I",
+}
+_IPA_VOWELS = {
+    "ɑ": ("AA",), "ɒ": ("AA",), "ʌ": ("AA",), "æ": ("AE",), "a": ("AE",), "ɛ": ("E",), "e": ("E",), "ɪ": ("I",),
+    "i": ("I",), "ᵻ": ("I",), "ɨ": ("I",), "ɔ": ("O",), "o": ("O",), "ʊ": ("U",), "u": ("U",), "ə": ("@",),
+    "ɐ": ("@",), "ɚ": ("RR",), "ɝ": ("RR",), "ɜ": ("RR",),
+    "eɪ": ("E", "I"), "A": ("E", "I"), "aɪ": ("AA", "I"), "I": ("AA", "I"), "aʊ": ("AA", "U"), "W": ("AA", "U"),
+    "oʊ": ("O", "U"), "O": ("O", "U"), "ɔɪ": ("O", "I"), "Y": ("O", "I"), "əʊ": ("@", "U"), "ɪə": ("I", "@"),
+    "eə": ("E", "@"), "ʊə": ("U", "@"),
+}
+IPA_PAUSES = frozenset("^$_.,!?;:—…") | {" "}
+IPA_TWO_LETTER = frozenset(k for k in list(_IPA_CONSONANTS) + list(_IPA_VOWELS) if len(k) == 2)
+
+
+def ipa_visemes(label: str) -> tuple[tuple[str, ...], bool]:
+  """(viseme classes, is a vowel) of one IPA phone label; length marks, accents and modifier letters are ignored;
+  pauses are silence."""
+  core = "".join(c for c in label if not (unicodedata.combining(c) or unicodedata.category(c) == "Lm"))
+  if not core or all(c in IPA_PAUSES for c in core):
+    return ("sil",), False
+  if core in _IPA_VOWELS:
+    return _IPA_VOWELS[core], True
+  if core in _IPA_CONSONANTS:
+    return (_IPA_CONSONANTS[core],), False
+  raise KeyError(f"unknown IPA phone {label!r}")
