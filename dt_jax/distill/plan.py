@@ -15,7 +15,8 @@ from dt_jax.distill import step as distill_step
 
 
 def plan(*, teacher_steps: int, end_steps: int, target: str) -> list[int]:
-  """The student step counts of the rounds: [8, 4, 2] for 16 -> 2; [2] for the no_distillation baseline."""
+  """The student step counts of the rounds: [8, 4, 2] for 16 -> 2; [2] for the no_distillation baseline and for
+  a consistency student (one stage; it samples at any step count, end_steps by default)."""
   if teacher_steps & (teacher_steps - 1) or end_steps & (end_steps - 1) or not 1 <= end_steps < teacher_steps:
     raise ValueError(f"cannot halve {teacher_steps} steps down to {end_steps}: both must be powers of two, "
                      f"end < start")
@@ -58,6 +59,8 @@ class Stage:
       return f"encoder ({'L_out' if self.loss.encoder_loss == 'outputs' else 'L_ae'})"
     if self.loss.target == "teacher":
       return f"distill {2 * self.num_steps}->{self.num_steps}"
+    if self.loss.target == "consistency":
+      return f"consistency ({self.loss.num_student_steps}-step teacher)"
     return f"no_distillation {self.num_steps}-step"
 
   @property
@@ -71,10 +74,11 @@ class Stage:
 def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...]) -> list[Stage]:
   """The stages of config block `d` (cfg.distill) for a teacher of `teacher_steps`: the encoder stage first (on the
   teacher's own grid, the teacher's personalizer and denoiser untouched) unless it comes from `encoder_from`, then
-  the halving rounds. The `no_distillation` variant (target "data") gets one round with all the rounds' budget."""
+  the halving rounds. The `no_distillation` variant (target "data") and consistency distillation (target
+  "consistency", on the teacher's own grid) get one stage with all the halving rounds' budget."""
   rounds = plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target=d.target)
   halvings = len(plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target="teacher"))
-  per_round = d.steps_per_round * (halvings if d.target == "data" else 1)
+  per_round = d.steps_per_round * (halvings if d.target in ("data", "consistency") else 1)
   common = dict(w_pc=d.w_pc, w_identity=d.w_identity, w_emotion=d.w_emotion, pc_temperature=d.pc_temperature,
                 face_channels=tuple(face_channels))
   out = []
@@ -83,7 +87,8 @@ def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...]) -> list[Sta
         num_student_steps=teacher_steps, encoder_only=True, encoder_loss=d.encoder_loss, **common),
                      d.seed + 50, None))
   for k, n in enumerate(rounds):
+    grid = teacher_steps if d.target == "consistency" else n        # consistency: pairs on the teacher's grid
     out.append(Stage(f"steps_{n}", n, per_round, distill_step.DistillConfig(
-        num_student_steps=n, target=d.target, w_ae=d.w_ae if k < d.ae_rounds else 0.0, **common),
-                     d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
+        num_student_steps=grid, target=d.target, w_ae=d.w_ae if k < d.ae_rounds else 0.0,
+        ema_decay=d.ema_decay, **common), d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
   return out

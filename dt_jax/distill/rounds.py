@@ -34,6 +34,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from dt_jax.data import augment as augment_lib
 from dt_jax.data import normalization
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
@@ -46,6 +47,7 @@ from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
 from dt_jax.train import sharding
+from dt_jax.train import workdir as workdir_lib
 
 
 def transplant(params, source) -> tuple[dict, list[str], list[str]]:
@@ -149,7 +151,7 @@ def _init_state(setting: _Setting, stage: plan_lib.Stage, first: dict, init_para
     p, _, _ = transplant(p, src)
     personal = jnp.zeros(first["motion"].shape[:2] + (setting.model_cfg.personalizer.width,))
     h = setting.heads.init(r2, personal, first["motion"][..., face], first["mask"])["params"]
-    return distill_lib.create(p, h, tx)
+    return distill_lib.create(p, h, tx, ema=stage.loss.target == "consistency")
 
   src, rng = jax.device_get(init_params), jax.random.PRNGKey(setting.cfg.distill.seed)
   state_shape = jax.eval_shape(make, rng, src)
@@ -169,29 +171,32 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   round_dir = os.path.join(setting.workdir, stage.name)
   data = functools.partial(pipeline.train_batches, setting.ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=stage.data_seed, stats=setting.stats,
+                           augment=augment_lib.from_config(cfg.data.augment),
                            process_index=jax.process_index(), process_count=jax.process_count())
   # The encoder stage's Adam sees exactly-zero gradients outside the encoder: its updates there are zero.
   tx = optax.chain(optax.clip_by_global_norm(d.clip_norm), optax.adam(round_schedule(
       learning_rate=d.learning_rate, warmup_steps=d.warmup_steps, total_steps=stage.total)))
   state, state_sh = _init_state(setting, stage, data_sharding.global_batch(data()[0], mesh), init_params, tx,
                                 log_transplant=index == 0)
-  ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
-  start = ckpt.latest_step() or 0
-  if start:
-    state = ckpt.restore(ckpt_lib.abstract(state))
   rcfg = _round_config(cfg, setting.model_cfg, num_steps=stage.num_steps, teacher=os.path.join(
       setting.workdir, stage.teacher_round) if stage.teacher_round else setting.teacher_dir)
+  workdir_lib.check_resume(round_dir, rcfg)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
+  if ckpt.latest_step():
+    state = ckpt.restore(ckpt_lib.abstract(state))        # the newest intact step
+  start = int(state.step)
   pathlib.Path(round_dir, "config.json").write_text(rcfg.to_json_best_effort(indent=1))
   normalization.save(setting.stats, round_dir)            # the student samples in its teacher's units
   t_params = _replicated(teacher_params, mesh)
   kw = dict(student=setting.student, teacher=teacher, heads=setting.heads, cfg=stage.loss)
   step_fn = jax.jit(functools.partial(distill_lib.distill_step, tx=tx, **kw), in_shardings=(state_sh, None, None, None),
                     out_shardings=(state_sh, None), donate_argnums=0)
-  val_fn = jax.jit(lambda tr, b, r: distill_lib.loss_fn(tr, t_params, b, r, **kw)[1][stage.val_key])
-  val = lambda st: loop.validation_loss(val_fn, {"student": st.params, "heads": st.heads}, setting.ds, cfg, mesh,
+  val_fn = jax.jit(lambda tr, e, b, r: distill_lib.loss_fn(tr, t_params, b, r, ema_params=e, **kw)[1][stage.val_key])
+  val = lambda st: loop.validation_loss(lambda tr, b, r: val_fn(tr, st.ema, b, r),
+                                        {"student": st.params, "heads": st.heads}, setting.ds, cfg, mesh,
                                         stats=setting.stats)
   end = stage.total if budget is None else min(stage.total, start + budget)
-  logs = loop.Logs(round_dir, jax.process_index() == 0)
+  logs = loop.Logs(round_dir, jax.process_index() == 0, resume_step=start)
   try:
     if start == 0:
       logs.write(0, {f"val/{stage.val_key}": val(state)})
@@ -210,8 +215,18 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
 
 def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = None) -> dict:
   """Runs (or resumes) every stage; returns {'rounds': {num_steps: round_dir}, 'last': the last stage's metrics,
-  'student', 'dataset'}. `stop_after` stops after that many steps of this call (tests of kill-and-resume)."""
+  'student', 'dataset'}. `stop_after` stops after that many steps of this call (tests of kill-and-resume). Holds the
+  workdir's lock throughout; SIGTERM saves the stage it is in and raises loop.Preempted (no later stage runs)."""
+  os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
+    return _distill(cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=stop_after)
+
+
+def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None) -> dict:
   run = loading.load_run(teacher_dir, data_dir=cfg.data.data_dir)
+  if "distill" in run.cfg:
+    raise ValueError(f"--teacher={teacher_dir}: {run.workdir} is a distilled student ({run.num_steps} steps), not "
+                     f"a teacher; pass the teacher's training workdir (launch/train.py's --workdir)")
   ds, mesh = run.dataset, data_sharding.data_mesh()
   if cfg.data.global_batch % mesh.size:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices")
@@ -221,7 +236,6 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
                      heads=enhancer.EnhancerHeads(cfg.distill.heads_width), teacher_dir=teacher_dir, workdir=workdir)
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
   stage_list = plan_lib.stages(cfg.distill, teacher_steps=run.num_steps, face_channels=face)
-  os.makedirs(workdir, exist_ok=True)
   # `source` initialises the next stage's student; `teacher` / `t_params` teach the next round.
   source_params = (shared_encoder_stage(cfg.distill.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
                    if cfg.distill.encoder_from else run.params)

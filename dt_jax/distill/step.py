@@ -8,7 +8,9 @@ InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stag
 the student's encoder and projection get gradients, from L_out (the copied denoiser on the student's features
 against the teacher's x prediction at the same z and noise level) or L_ae alone. With target="data" the
 teacher's target is replaced by the data (the `no_distillation` baseline: a plain diffusion loss on the student's
-own grid).
+own grid). With target="consistency" (consistency distillation, diffusion/consistency.py) L_dis is
+||f_theta(z_u, u) - f_ema(z_u', u')||^2 over valid frames, z_u' one teacher DDIM step nearer the data on the
+teacher's grid and f_ema the student's EMA (in the state): one student that samples in any number of steps.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dt_jax.diffusion import consistency
 from dt_jax.diffusion import losses as diffusion_losses
 from dt_jax.diffusion import process
 from dt_jax.diffusion import schedule
@@ -33,7 +36,8 @@ from dt_jax.train import step as train_step_lib
 @dataclasses.dataclass(frozen=True)
 class DistillConfig:
   num_student_steps: int
-  target: str = "teacher"            # "teacher" (distillation) | "data" (the no_distillation baseline)
+  target: str = "teacher"            # "teacher" (halving) | "data" (no_distillation) | "consistency"
+  ema_decay: float = 0.95            # consistency: the target network is this EMA of the student
   w_ae: float = 1.0                  # 0 once the encoder is compressed (rounds after the first)
   w_pc: float = 0.1                  # 0 = no enhancer
   w_identity: float = 0.1
@@ -49,11 +53,13 @@ class DistillState(flax.struct.PyTreeNode):
   params: Any          # the student talker's parameters (all that is needed to sample)
   heads: Any           # training-only parameters: the enhancer's projections
   opt_state: Any
+  ema: Any = None      # consistency distillation: the target network (an EMA of params); None otherwise
 
 
-def create(params, heads, tx: optax.GradientTransformation) -> DistillState:
+def create(params, heads, tx: optax.GradientTransformation, *, ema: bool = False) -> DistillState:
   return DistillState(step=jnp.zeros((), jnp.int32), params=params, heads=heads,
-                      opt_state=tx.init({"student": params, "heads": heads}))
+                      opt_state=tx.init({"student": params, "heads": heads}),
+                      ema=jax.tree.map(jnp.array, params) if ema else None)
 
 
 def _masked_mean(err, mask):        # err [B, T, ...] -> scalar over valid frames
@@ -84,9 +90,21 @@ def _encoder_stage_loss(params, teacher_params, *, z, logsnr, audio, mask, t_fea
   return out, {"out": out, "ae": ae, "loss": out}
 
 
+def _ema_consistency_fn(ema_params, *, audio, mask, student: talker.Talker):
+  """The target network's f(z, lambda): the student's EMA, conditioned on the same audio."""
+  ema_params = jax.lax.stop_gradient(ema_params)
+  feats, personal, _ = student.apply({"params": ema_params}, audio, mask, method=talker.Talker.encode)
+
+  def f(z, logsnr):
+    x_net = student.apply({"params": ema_params}, z, logsnr, feats, personal, mask, method=talker.Talker.denoise)
+    return consistency.consistency_fn(z=z, x_net=x_net, logsnr=logsnr)
+  return f
+
+
 def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, teacher: talker.Talker,
-            heads: enhancer.EnhancerHeads, cfg: DistillConfig):
-  """(scalar loss, metrics). trainable = {'student': params, 'heads': params}; the teacher's are frozen."""
+            heads: enhancer.EnhancerHeads, cfg: DistillConfig, ema_params=None):
+  """(scalar loss, metrics). trainable = {'student': params, 'heads': params}; the teacher's are frozen;
+  `ema_params` (consistency) the frozen target network."""
   audio, x, mask = batch["audio"], batch["motion"], batch["mask"]
   k_i, k_eps = jax.random.split(rng)
   n = cfg.num_student_steps
@@ -100,19 +118,27 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
   if cfg.encoder_only:
     return _encoder_stage_loss(trainable["student"], teacher_params, z=z, logsnr=logsnr, audio=audio, mask=mask,
                                t_feats=t_feats, t_personal=t_personal, student=student, teacher=teacher, cfg=cfg)
+  t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
+                                            method=talker.Talker.denoise)
   if cfg.target == "teacher":
-    t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
-                                              method=talker.Talker.denoise)
     x_target, _ = targets.x_target(t_denoise, z=z, i=i, num_student_steps=n)
   elif cfg.target == "data":
     x_target = x
+  elif cfg.target == "consistency":
+    x_target = targets.consistency_target(
+        t_denoise, _ema_consistency_fn(ema_params, audio=audio, mask=mask, student=student), z=z, i=i,
+        num_teacher_steps=n)
   else:
-    raise ValueError(f"unknown distillation target {cfg.target!r}: teacher or data")
+    raise ValueError(f"unknown distillation target {cfg.target!r}: teacher, data or consistency")
 
   params = trainable["student"]
   feats, personal, aux = student.apply({"params": params}, audio, mask, method=talker.Talker.encode)
   x_pred = student.apply({"params": params}, z, logsnr, feats, personal, mask, method=talker.Talker.denoise)
-  dis = jnp.mean(diffusion_losses.x0_loss(x_pred=x_pred, x=x_target, logsnr=logsnr, mask=mask))
+  if cfg.target == "consistency":      # f_theta(z, u) against the target network's f one teacher step on
+    f = consistency.consistency_fn(z=z, x_net=x_pred, logsnr=logsnr)
+    dis = _masked_mean(jnp.square(f - x_target), mask)
+  else:
+    dis = jnp.mean(diffusion_losses.x0_loss(x_pred=x_pred, x=x_target, logsnr=logsnr, mask=mask))
   loss, metrics = train_step_lib.personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
   loss = loss + dis
   metrics["dis"] = dis
@@ -135,8 +161,13 @@ def distill_step(state: DistillState, teacher_params, batch, rng, *, student: ta
   rng = jax.random.fold_in(rng, state.step)
   trainable = {"student": state.params, "heads": state.heads}
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      trainable, teacher_params, batch, rng, student=student, teacher=teacher, heads=heads, cfg=cfg)
+      trainable, teacher_params, batch, rng, student=student, teacher=teacher, heads=heads, cfg=cfg,
+      ema_params=state.ema)
   updates, opt_state = tx.update(grads, state.opt_state, trainable)
   new = optax.apply_updates(trainable, updates)
   metrics["grad_norm"] = optax.tree.norm(grads)
-  return state.replace(step=state.step + 1, params=new["student"], heads=new["heads"], opt_state=opt_state), metrics
+  ema = state.ema
+  if ema is not None:
+    ema = jax.tree.map(lambda e, p: cfg.ema_decay * e + (1.0 - cfg.ema_decay) * p, ema, new["student"])
+  return state.replace(step=state.step + 1, params=new["student"], heads=new["heads"], opt_state=opt_state,
+                       ema=ema), metrics

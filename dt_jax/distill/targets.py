@@ -51,3 +51,14 @@ def x_target(teacher_denoise: Callable, *, z, i, num_student_steps: int):
   x_t = x_from_two_steps(z=z, z_pp=z_pp, logsnr_t=lam_u, logsnr_s=lam_pp)
   x_t = jnp.where(process.broadcast_left(i == 0, z), x2, x_t)
   return jax.lax.stop_gradient(x_t), {"z_pp": z_pp, "x_last": x2}
+
+
+def consistency_target(teacher_denoise: Callable, f_target: Callable, *, z, i, num_teacher_steps: int):
+  """The consistency-distillation target [B, ...] for z [B, ...] at u = (i + 1) / N (i [B] int, N the teacher's
+  steps): one deterministic DDIM step of the frozen teacher to u' = i / N, then the target network's consistency
+  function there, f_target(z', lambda_u'). A student whose f is the teacher's ODE map (x at the end of the
+  teacher's DDIM trajectory) meets it exactly, at every step."""
+  lam_u = schedule.logsnr_t((i + 1) / num_teacher_steps)
+  lam_next = schedule.logsnr_t(i / num_teacher_steps)
+  z_next = samplers.ddim_step(z=z, x_pred=teacher_denoise(z, lam_u), logsnr_t=lam_u, logsnr_s=lam_next)
+  return jax.lax.stop_gradient(f_target(z_next, lam_next))
