@@ -4,14 +4,19 @@
       --teacher=runs/teacher --workdir=runs/student
   (variant=no_identity|no_emotion|no_enhancer|no_distillation; --config.distill.end_steps=1 goes on to one step)
 Each round is saved under <workdir>/steps_N; running the same command again skips finished rounds and resumes
-the one that was interrupted. Multi-host flags as for launch/train.py.
+the one that was interrupted; a preempted run (SIGTERM) saves and exits 143. Multi-host flags as for
+launch/train.py.
 """
+import sys
+
 from absl import app
 from absl import flags
 from ml_collections import config_flags
+import exits
 import multihost_flags
 
 from dt_jax.distill import rounds
+from dt_jax.train import checkpoint
 from dt_jax.train import distributed
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/ours2.py:<args>", lock_config=True)
@@ -21,10 +26,11 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where the rounds' checkpoints a
 
 def main(argv):
   del argv
+  checkpoint.quiet_orbax_logs()
   multihost_flags.initialize()
   cfg = _CONFIG.value
   distributed.prepare_data(cfg)
-  result = rounds.distill(cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value)
+  result = exits.guarded("distill", rounds.distill, cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value)
   for n, path in result["rounds"].items():
     print(f"{n}-step student: {path}")
   if "last" in result:
@@ -32,4 +38,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  exits.check_config("distill", sys.argv)
   app.run(main)

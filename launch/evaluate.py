@@ -13,10 +13,12 @@ from absl import flags
 from dt_jax.eval import evaluator
 from dt_jax.runs import loading
 from dt_jax.runs import sampling
+from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "A training workdir.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
+                              lower_bound=1)
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
@@ -26,6 +28,7 @@ _OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the check
 
 def main(argv):
   del argv
+  checkpoint.quiet_orbax_logs()
   run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
   ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
   rows = {}

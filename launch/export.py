@@ -14,18 +14,21 @@ from absl import flags
 from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
 from dt_jax.runs import loading
+from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Distill workdir (its last round), a round, or a teacher workdir.",
                             required=True)
 _FORMAT = flags.DEFINE_list("format", ["jax_export", "onnx"], f"Any of {', '.join(exporter.FORMATS)}.")
 _OUT = flags.DEFINE_string("out", "export", "Output folder.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
+                              lower_bound=1)
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
 _TFLITE = flags.DEFINE_bool("tflite", False, "With savedmodel: also try TFLite's converter.")
 
 
 def main(argv):
   del argv
+  checkpoint.quiet_orbax_logs()
   unknown = [f for f in _FORMAT.value if f not in exporter.FORMATS]
   if unknown:
     raise app.UsageError(f"unknown --format {', '.join(unknown)}: choose from {', '.join(exporter.FORMATS)}")

@@ -12,6 +12,7 @@ from absl import flags
 from dt_jax.render import clips
 from dt_jax.runs import loading
 from dt_jax.runs import sampling
+from dt_jax.train import checkpoint
 
 _RUNS = flags.DEFINE_list("runs", None, "name:workdir[:steps], comma separated.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to take the clip from.")
@@ -23,6 +24,7 @@ _OUT = flags.DEFINE_string("out", "runs/demo/render", "Output folder.")
 
 def main(argv):
   del argv
+  checkpoint.quiet_orbax_logs()
   runs = []
   for item in _RUNS.value:
     parts = item.split(":")

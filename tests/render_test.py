@@ -70,3 +70,21 @@ def test_ground_truth_clips(tiny, tmp_path):
   first5 = [(int(src[i]["speaker"]), src[i]["utterance"], int(src[i]["emotion"])) for i in picked[:5]]
   assert len({(s, u) for s, u, _ in first5}) == 1 and sorted(e for _, _, e in first5) == list(range(5))
   assert int(src[picked[5]]["speaker"]) != first5[0][0]       # then another speaker
+
+
+def test_long_clips_stream_frames_to_the_encoder(tiny, tmp_path, monkeypatch):
+  """animate's outputs render a frame and hand it to the video encoder before drawing the next, so memory does
+  not grow with the clip (the 10-minute wav of the reliability issue peaked at 11 GB holding every frame)."""
+  from dt_jax.inference import outputs  # pylint: disable=g-import-not-at-top
+  from dt_jax.render import image  # pylint: disable=g-import-not-at-top
+  events = []
+  draw, write = image.Renderer.__call__, video.VideoWriter.write
+  monkeypatch.setattr(image.Renderer, "__call__", lambda self, *a, **k: (events.append("draw"), draw(self, *a, **k))[1])
+  monkeypatch.setattr(video.VideoWriter, "write", lambda self, f: (events.append("write"), write(self, f))[1])
+  frames = 300
+  motion = np.zeros((frames, tiny.motion_dim), np.float32)
+  motion[:, 24] = 0.3 * (1 + np.sin(np.arange(frames) / 5))                       # jawOpen moves
+  written = outputs.write(tiny, motion, np.zeros(16000 * 10, np.float32), out_dir=str(tmp_path), stem="long",
+                          speaker=0, size=48, formats=outputs.Formats(render=True))
+  assert events == ["draw", "write"] * frames
+  assert "Duration: 00:00:10.0" in _probe(written["video"])

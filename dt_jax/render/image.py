@@ -63,11 +63,19 @@ class Renderer:
     return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
+def render_frames(vertices: np.ndarray, faces: np.ndarray, *, size: int = 256, title: str = "",
+                  reference: np.ndarray | None = None, progress: bool = False):
+  """[T, V, 3] -> uint8 frames [size, size, 3], one at a time (a progress bar per frame with `progress`)."""
+  r = Renderer(faces, reference=vertices[0] if reference is None else reference, size=size, title=title)
+  for v in tqdm.tqdm(vertices, desc="render", unit="frame", disable=not progress):
+    yield r(v)
+
+
 def render_sequence(vertices: np.ndarray, faces: np.ndarray, *, size: int = 256, title: str = "",
                     reference: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
-  """[T, V, 3] -> uint8 [T, size, size, 3] (a progress bar per frame with `progress`)."""
-  r = Renderer(faces, reference=vertices[0] if reference is None else reference, size=size, title=title)
-  return np.stack([r(v) for v in tqdm.tqdm(vertices, desc="render", unit="frame", disable=not progress)])
+  """[T, V, 3] -> uint8 [T, size, size, 3], all frames in memory (short clips: side by side, contact sheets)."""
+  return np.stack(list(render_frames(vertices, faces, size=size, title=title, reference=reference,
+                                     progress=progress)))
 
 
 def side_by_side(*columns: np.ndarray) -> np.ndarray:

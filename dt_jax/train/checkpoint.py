@@ -1,45 +1,149 @@
-"""Orbax checkpoints of the train state: periodic and final saves, restore of the latest into given shardings.
+"""Orbax checkpoints of the train state: periodic and final saves, each with a checksum of every array; restores
+that verify them and fall back to the newest intact step.
 
 Orbax writes each step to a temporary folder and renames it when complete, so a run killed mid-save (even by
-SIGKILL) leaves the previous checkpoint intact and the next start resumes from it.
+SIGKILL) leaves the previous checkpoint intact and the next start resumes from it. Bytes that change afterwards
+(a failing disk, a truncated copy) are caught by the checksums (sha256 of every array, in the step's own metadata):
+a step that fails to load or to verify is moved aside to `<checkpoints>_corrupt/<step>` with a warning naming it,
+and the newest intact step is used; with none intact, restoring stops with one line.
 """
 from __future__ import annotations
 
+import hashlib
+import logging as logging_std
 import os
+import shutil
 
+from absl import logging
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+
+_KEY = "dt_jax_checksums"
+UNVERIFIED = "split over processes"
+
+
+class CheckpointError(RuntimeError):
+  """No intact checkpoint to restore (every step failed to load or to verify)."""
+
+
+def _name(path) -> str:
+  """'ema_params/audio_encoder/conv_0/bias' whether the tree is a dataclass (attributes) or dicts (as restored)."""
+  return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
+def _host_data(leaf) -> np.ndarray | None:
+  """The whole array as numpy, or None for an array split over processes (no process holds all of it)."""
+  if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+    return np.asarray(leaf.addressable_shards[0].data) if leaf.is_fully_replicated else None
+  return np.asarray(jax.device_get(leaf))
+
+
+def checksums(tree) -> dict[str, str]:
+  """{path: sha256 of the array's dtype, shape and bytes} of every leaf; arrays split over processes (FSDP across
+  hosts) are marked UNVERIFIED, since no one process can hash them whole."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+    data = _host_data(leaf)
+    if data is None:
+      out[_name(path)] = UNVERIFIED
+      continue
+    h = hashlib.sha256(f"{data.dtype}{tuple(data.shape)}".encode())
+    h.update(np.ascontiguousarray(data).tobytes())
+    out[_name(path)] = h.hexdigest()
+  return out
+
+
+class _OrbaxInfoFilter(logging_std.Filter):
+
+  def filter(self, record) -> bool:
+    return record.levelno >= logging_std.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
+def quiet_orbax_logs() -> None:
+  """Keeps orbax's warnings and drops its INFO lines (one per save and restore phase, each restore dumping the
+  step's metadata, checksums included). For launchers; idempotent."""
+  absl_logger = logging_std.getLogger("absl")
+  if not any(isinstance(f, _OrbaxInfoFilter) for f in absl_logger.filters):
+    absl_logger.addFilter(_OrbaxInfoFilter())
 
 
 class Checkpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int = 3):
+    self.directory = os.path.abspath(directory)
     self.manager = ocp.CheckpointManager(
-        os.path.abspath(directory), options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
         item_handlers=ocp.StandardCheckpointHandler())
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
   def save(self, step: int, state, *, wait: bool = True) -> None:
-    self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    self.manager.save(step, args=ocp.args.StandardSave(state), force=True,
+                      custom_metadata={_KEY: checksums(state)})
     if wait:
       self.manager.wait_until_finished()
 
+  def _verified(self, step: int, restore):
+    """restore() of `step`, checked against the step's checksums; raises CheckpointError naming what is wrong."""
+    try:
+      want = (self.manager.metadata(step).custom_metadata or {}).get(_KEY)
+      state = restore()
+    except Exception as e:  # pylint: disable=broad-except  # orbax / tensorstore raise many types for bad files
+      raise CheckpointError(f"step {step} cannot be read ({type(e).__name__}: {' '.join(str(e).split())[:200]})")
+    if want is not None:
+      got = checksums(state)
+      bad = sorted(k for k in want if UNVERIFIED not in (want[k], got.get(k)) and got.get(k) != want[k])
+      if bad or set(got) != set(want):
+        raise CheckpointError(f"step {step} fails its checksums ({len(bad)} arrays differ, e.g. "
+                              f"{bad[0] if bad else 'the tree'})")
+    return state
+
+  def _restore_verified(self, make_restore, step: int | None):
+    """The state of `step` (default: the newest intact one), moving bad steps aside."""
+    steps = [step] if step is not None else sorted(self.manager.all_steps(), reverse=True)
+    problems = []
+    for s in steps:
+      try:
+        return self._verified(s, make_restore(s))
+      except CheckpointError as e:
+        problems.append(str(e))
+        logging.warning("checkpoint %s in %s: %s; %s", s, self.directory, e,
+                        "trying an older one" if step is None else "not used")
+        if step is None:
+          self._move_aside(s)
+    raise CheckpointError(f"{self.directory}: no intact checkpoint ({'; '.join(problems) or 'none saved'})")
+
+  def _move_aside(self, step: int) -> None:
+    src = os.path.join(self.directory, str(step))
+    dst = os.path.join(self.directory + "_corrupt", str(step))
+    if os.path.exists(dst):
+      shutil.rmtree(dst)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.exists(src):
+      shutil.move(src, dst)
+    self.manager.reload()
+
   def restore(self, abstract_state, step: int | None = None):
-    """The state at `step` (default: latest) laid out like `abstract_state` (ShapeDtypeStructs with shardings)."""
-    step = self.latest_step() if step is None else step
-    return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+    """The state at `step` (default: the newest intact step) laid out like `abstract_state` (ShapeDtypeStructs
+    with shardings)."""
+    return self._restore_verified(
+        lambda s: lambda: self.manager.restore(s, args=ocp.args.StandardRestore(abstract_state)), step)
 
   def restore_local(self, step: int | None = None):
-    """The state at `step` (default: latest) on this process's first device, whatever topology saved it
-    (for evaluation and export of a run trained on many devices or hosts)."""
-    step = self.latest_step() if step is None else step
-    meta = self.manager.item_metadata(step)
-    meta = getattr(meta, "tree", meta)
+    """The state at `step` (default: the newest intact step) on this process's first device, whatever topology
+    saved it (for evaluation and export of a run trained on many devices or hosts)."""
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta)
-    return self.manager.restore(step, args=ocp.args.StandardRestore(target))
+
+    def make(s):
+      def restore():
+        meta = self.manager.item_metadata(s)
+        meta = getattr(meta, "tree", meta)
+        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta)
+        return self.manager.restore(s, args=ocp.args.StandardRestore(target))
+      return restore
+    return self._restore_verified(make, step)
 
   def close(self) -> None:
     self.manager.wait_until_finished()

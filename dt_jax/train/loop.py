@@ -1,9 +1,11 @@
 """The teacher training loop: data -> sharded jitted steps -> logs and checkpoints, resumable at any point.
 
-A restarted run restores the latest checkpoint and reads the data stream from that step (the pipeline's order
-depends only on (seed, step)), so a run killed at any moment and started again with the same command ends where
-an uninterrupted run would. SIGTERM saves first; a NaN or Inf loss stops the run with a clear message and keeps
-the last good checkpoint (checkpoints are only written after their state's loss was checked).
+A restarted run restores the latest intact checkpoint and reads the data stream from that step (the pipeline's
+order depends only on (seed, step)), so a run killed at any moment and started again with the same command ends
+where an uninterrupted run would; metrics.jsonl drops the rows of steps it will run again. SIGTERM saves, then
+raises `Preempted` (the launchers exit with status 143 and say so); a NaN or Inf loss stops the run with a clear
+message and keeps the last good checkpoint (checkpoints are only written after their state's loss was checked).
+One process writes a workdir at a time (train/workdir.py).
 """
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import os
 import signal
 import time
 
+import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from dt_jax.data import augment as augment_lib
 from dt_jax.data import normalization
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
@@ -29,10 +33,15 @@ from dt_jax.train import optimizer
 from dt_jax.train import sharding
 from dt_jax.train import state as state_lib
 from dt_jax.train import step as step_lib
+from dt_jax.train import workdir as workdir_lib
 
 
 class NonFiniteLossError(FloatingPointError):
   """The loss (or the parameters) became NaN or Inf."""
+
+
+class Preempted(RuntimeError):
+  """SIGTERM arrived: the state was saved and the run stopped early; the same command resumes it."""
 
 
 @jax.jit
@@ -49,12 +58,21 @@ def step_config(cfg) -> step_lib.StepConfig:
 class Logs:
   """Metrics to `metrics.jsonl` and TensorBoard events in the workdir (process 0 only)."""
 
-  def __init__(self, workdir: str, enabled: bool):
+  def __init__(self, workdir: str, enabled: bool, *, resume_step: int = 0):
+    """Rows of metrics.jsonl after `resume_step` (left by a run killed after its last checkpoint) are dropped, so
+    the log holds each step once."""
     self.enabled = enabled
+    self.path = path = os.path.join(workdir, "metrics.jsonl")
     if enabled:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      if os.path.exists(path):
+        with open(path) as f:
+          kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+        with open(path + ".tmp", "w") as f:
+          f.writelines(kept)
+        os.replace(path + ".tmp", path)
       self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
-      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+      self.jsonl = open(path, "a")  # pylint: disable=consider-using-with  # held for the run, closed by close()
 
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:
@@ -106,17 +124,19 @@ def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, stats, ba
 
 def run_steps(state, step_fn, stream, *, mesh, start: int, end: int, total: int, ckpt, logs: Logs, log_every: int,
               save_every: int, desc: str, workdir: str):
-  """Runs `state, metrics = step_fn(state, batch)` for steps start..end-1 over `stream[step - start]`, with a
-  progress bar, logs every `log_every`, checkpoints every `save_every` and at the end; SIGTERM saves and stops.
-  A non-finite loss or parameters stop the run before anything is saved. Returns (state, last logged metrics)."""
+  """Runs `state, metrics = step_fn(state, batch)` for steps start..end-1 over `stream[step - start]` (read ahead
+  by a few threads, in order, while the device computes), with a progress bar, logs every `log_every`, checkpoints
+  every `save_every` and at the end. SIGTERM saves, then raises Preempted. A non-finite loss or parameters stop the
+  run before anything is saved. Returns (state, last logged metrics)."""
   stop = {"term": False}
   previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(term=True))
   last, t0 = {}, time.time()
   try:
     bar = tqdm.tqdm(range(start, end), initial=start, total=total, desc=desc, unit="step",
                     disable=jax.process_index() != 0)
+    ahead = iter(stream.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)))
     for step in bar:
-      state, metrics = step_fn(state, data_sharding.global_batch(stream[step - start], mesh))
+      state, metrics = step_fn(state, data_sharding.global_batch(next(ahead), mesh))
       done = step + 1
       if done % log_every == 0 or done == end or done % save_every == 0 or stop["term"]:
         last = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
@@ -134,15 +154,23 @@ def run_steps(state, step_fn, stream, *, mesh, start: int, end: int, total: int,
               f"(step {ckpt.latest_step()}) is kept in {workdir}; lower the learning rate.")
         ckpt.save(done, state)
       if stop["term"]:
-        break
+        raise Preempted(f"preempted (SIGTERM) at step {done} of {total}: saved in {workdir}; run the same command "
+                        f"again to resume")
   finally:
     signal.signal(signal.SIGTERM, previous)
   return state, last
 
 
 def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
-  """Trains to cfg.train.steps (or stops after `stop_after` steps of this call); returns the final metrics."""
+  """Trains to cfg.train.steps (or stops after `stop_after` steps of this call); returns the final metrics. Holds
+  the workdir's lock throughout; refuses a workdir whose checkpoints have another model config."""
   os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
+    workdir_lib.check_resume(workdir, cfg)
+    return _train(cfg, workdir, stop_after=stop_after)
+
+
+def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
   ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
   mesh = data_sharding.data_mesh()
   if cfg.data.global_batch % mesh.size:
@@ -162,13 +190,13 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
     normalization.save(stats, workdir)
   data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=cfg.train.seed, stats=stats,
+                           augment=augment_lib.from_config(cfg.data.augment),
                            process_index=jax.process_index(), process_count=jax.process_count())
   first = data_sharding.global_batch(data()[0], mesh)
   state, state_sh = init_state(model, tx, first, seed=cfg.train.seed, mesh=mesh, rules=rules)
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
-  start = ckpt.latest_step() or 0
-  if start:
-    state = ckpt.restore(ckpt_lib.abstract(state))
+  if ckpt.latest_step():
+    state = ckpt.restore(ckpt_lib.abstract(state))        # the newest intact step
   elif cfg.model.audio_encoder_init:
     state = with_pretrained_encoder(state, state_sh, cfg.model.audio_encoder_init)
   with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -178,8 +206,9 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
                     in_shardings=(state_sh, None, None),
                     out_shardings=(state_sh, None), donate_argnums=0)
   eval_fn = jax.jit(lambda p, b, r: step_lib.loss_fn(p, b, r, model=model, cfg=scfg, train=False)[0])
+  start = int(state.step)
   end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
-  logs = Logs(workdir, jax.process_index() == 0)
+  logs = Logs(workdir, jax.process_index() == 0, resume_step=start)
   rng = jax.random.PRNGKey(cfg.train.seed + 1)
   try:
     state, last = run_steps(state, lambda s, b: step_fn(s, b, rng),

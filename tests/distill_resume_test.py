@@ -1,0 +1,87 @@
+"""Distillation that stops and goes on: killed inside a round, preempted by SIGTERM (the run stops, saying so; the
+rerun ends as an uninterrupted one at every round), and the consistency student killed and resumed."""
+import json
+import os
+import signal
+
+import jax
+import numpy as np
+import pytest
+
+from dt_jax.data import pipeline
+from dt_jax.distill import rounds
+from dt_jax.runs import loading
+from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import loop
+
+
+def test_killed_distillation_resumes_inside_its_round(distilled, teacher_dir, tmp_path):
+  full_dir, s_cfg = distilled
+  workdir = str(tmp_path / "resumed")
+  steps, enc = s_cfg.distill.steps_per_round, s_cfg.distill.encoder_steps
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=enc + steps + steps // 2)  # round 2
+  assert rounds.round_done(os.path.join(workdir, "steps_2"), steps)
+  assert not rounds.round_done(os.path.join(workdir, "steps_1"), steps)
+  rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=workdir)
+  a = loading.load_run(os.path.join(full_dir, "steps_1")).params
+  b = loading.load_run(os.path.join(workdir, "steps_1")).params
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+
+def test_consistency_distillation_resumes_exactly_and_samples_at_any_step_count(distilled, teacher_dir,
+                                                                               tiny_data_dir, tmp_path, distill_configs):
+  """One consistency student (sharing the encoder stage) trained whole and, elsewhere, killed and resumed: the same
+  parameters; it samples at 1, 2 and 4 steps with the consistency sampler."""
+  from dt_jax.runs import sampling  # pylint: disable=g-import-not-at-top
+  full_dir, _ = distilled
+  _, cfg = distill_configs(tiny_data_dir)
+  cfg.distill.target, cfg.distill.encoder_from = "consistency", full_dir
+  rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "whole"))
+  rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "killed"), stop_after=7)
+  assert not rounds.round_done(str(tmp_path / "killed" / "steps_2"), cfg.distill.steps_per_round)
+  rounds.distill(cfg, teacher_dir=teacher_dir, workdir=str(tmp_path / "killed"))
+  a, b = (loading.load_run(str(tmp_path / w)) for w in ("whole", "killed"))
+  assert a.sampler == "consistency" and a.num_steps == 2
+  for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+    np.testing.assert_allclose(x, y, atol=1e-6)
+  batch = next(pipeline.eval_batches(a.dataset.splits["test"], batch_size=2, split="test"))
+  outs = [np.asarray(sampling.diffusion_predictor(a, num_steps=k)(batch, 0)) for k in (1, 2, 4)]
+  assert all(np.all(np.isfinite(o)) for o in outs) and not np.allclose(outs[0], outs[2])
+
+
+
+def test_sigterm_mid_round_stops_and_a_rerun_equals_an_uninterrupted_distillation(distilled, teacher_dir, tmp_path,
+                                                                                 monkeypatch):
+  """SIGTERM in round 4 -> 2 saves that round and stops (no 'final' score, no round taught by the unfinished
+  student); the same call again resumes it, and every round ends as in an uninterrupted distillation."""
+  full_dir, s_cfg = distilled
+  cfg = type(s_cfg)(s_cfg.to_dict())
+  cfg.distill.log_every = 1
+  workdir = str(tmp_path / "preempted")
+  write = loop.Logs.write
+
+  def write_then_preempt(self, step, metrics):
+    write(self, step, metrics)
+    if self.path == os.path.join(workdir, "steps_2", "metrics.jsonl") and step == 7:
+      os.kill(os.getpid(), signal.SIGTERM)
+  monkeypatch.setattr(loop.Logs, "write", write_then_preempt)
+  with pytest.raises(loop.Preempted, match=r"preempted \(SIGTERM\) at step 7 of 20"):
+    rounds.distill(cfg, teacher_dir=teacher_dir, workdir=workdir)
+  monkeypatch.undo()
+  assert ckpt_lib.Checkpointer(os.path.join(workdir, "steps_2", "checkpoints")).latest_step() == 7
+  assert not os.path.exists(os.path.join(workdir, "steps_1"))
+  logged = [json.loads(line) for line in open(os.path.join(workdir, "steps_2", "metrics.jsonl"))]
+  assert [r["step"] for r in logged if "val/dis" in r] == [0]                      # no score of an unfinished round
+  rounds.distill(cfg, teacher_dir=teacher_dir, workdir=workdir)
+  for n in (2, 1):
+    a = loading.load_run(os.path.join(full_dir, f"steps_{n}")).params
+    b = loading.load_run(os.path.join(workdir, f"steps_{n}")).params
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+      np.testing.assert_allclose(x, y, atol=1e-6)
+  steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "steps_2", "metrics.jsonl"))]
+  train_steps = [s for s in steps if s > 0]
+  assert len(train_steps) == len(set(train_steps)) + 1                             # each step once (+ the final val)
+
+
