@@ -20,9 +20,9 @@ from dt_jax.models import talker
 from dt_jax.train import checkpoint as ckpt_lib
 
 # Keys added after runs were first saved, with the value that reproduces what those runs did.
-_ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0),
-               ("train", "freeze_feature_extractor", False), ("train", "freeze_encoder_layers", 0),
-               ("model", "audio_encoder_init", ""))
+_ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("train", "freeze_feature_extractor", False),
+               ("train", "freeze_encoder_layers", 0), ("model", "audio_encoder_init", ""),
+               ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -77,10 +77,16 @@ class Run:
   params: Any                      # the EMA parameters of a teacher; the student's of a distillation round
   stats: normalization.MotionStats
   workdir: str | None              # None: built from a config with random weights (speed and size only)
+  compiled: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)   # runs/sampling.py's cache
 
   @property
   def num_steps(self) -> int:
     return int(self.cfg.diffusion.num_steps)
+
+  @property
+  def sampler(self) -> str:
+    """'consistency' for a consistency-distilled student (multistep consistency sampling), else 'ddim'."""
+    return "consistency" if self.cfg.get("distill", {}).get("target") == "consistency" else "ddim"
 
   @property
   def branches(self) -> tuple[str, ...]:

@@ -2,35 +2,71 @@
 forms used by evaluation, the benchmark, inference and export."""
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dt_jax.data import normalization
+from dt_jax.diffusion import consistency
 from dt_jax.diffusion import samplers
 from dt_jax.models import talker
 from dt_jax.runs import loading
 
 
-def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats, unroll: bool = False):
+def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats, unroll: bool = False,
+              sampler: str = "ddim"):
   """The whole jitted generator: (params, audio [B, S], mask [B, T], z_init [B, T, D]) -> motion [B, T, D] in data
-  units; audio encoding once, then `num_steps` DDIM steps (`unroll`: written out, for exporters). An optional
-  fifth argument {'identity' / 'emotion': [B, d]} overrides the personal embeddings (see Personalizer)."""
+  units; audio encoding once, then `num_steps` DDIM steps (`unroll`: written out, for exporters) or, with
+  sampler="consistency", multistep consistency sampling. An optional fifth argument {'identity' / 'emotion':
+  [B, d]} overrides the personal embeddings (see Personalizer)."""
+  if sampler not in ("ddim", "consistency"):
+    raise ValueError(f"unknown sampler {sampler!r}: ddim or consistency")
   @jax.jit
   def run(params, audio, mask, z_init, embeddings=None):
     feats, personal, _ = model.apply({"params": params}, audio, mask, embeddings=embeddings,
                                      method=talker.Talker.encode)
     denoise = lambda z, logsnr: model.apply({"params": params}, z, logsnr, feats, personal, mask,
                                             method=talker.Talker.denoise)
-    x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps, unroll=unroll)
+    if sampler == "consistency":
+      f = lambda z, logsnr: consistency.consistency_fn(z=z, x_net=denoise(z, logsnr), logsnr=logsnr)
+      x = consistency.sample(f, z_init=z_init, num_steps=num_steps)
+    else:
+      x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps, unroll=unroll)
     return normalization.denormalize(x, stats)
   return run
+
+
+def run_sample_fn(run: loading.Run, *, num_steps: int | None = None):
+  """sample_fn for `run` at `num_steps` (default: the run's), built once per run and step count, so animators,
+  streams and predictors of one run share its compilations."""
+  key = ("sample", int(num_steps or run.num_steps))
+  if key not in run.compiled:
+    run.compiled[key] = sample_fn(run.model, num_steps=key[1], stats=run.stats, sampler=run.sampler)
+  return run.compiled[key]
+
+
+def run_encode_fn(run: loading.Run):
+  """(params, audio [B, S], mask [B, T]) -> the personalizer's aux outputs (embeddings, identity logits), jitted
+  once per run."""
+  if "encode" not in run.compiled:
+    model = run.model
+    run.compiled["encode"] = jax.jit(lambda p, a, m: model.apply({"params": p}, a, m, method=talker.Talker.encode)[2])
+  return run.compiled["encode"]
+
+
+@functools.partial(jax.jit, static_argnames=("frames", "dim"))
+def frame_noise(key, start, *, frames: int, dim: int):
+  """[frames, dim] standard normal noise of frames start .. start + frames - 1: frame t's noise depends on (key, t)
+  alone, so any window of a clip, streamed or not, starts from the same noise at the same frame."""
+  return jax.vmap(lambda t: jax.random.normal(jax.random.fold_in(key, t), (dim,)))(start + jnp.arange(frames))
 
 
 def diffusion_predictor(run: loading.Run, *, num_steps: int | None = None):
   """predict(batch, seed) -> motion [B, T, D] (data units) sampled in `num_steps` (default: the run's) DDIM steps
   from the noise of `seed`."""
-  fn = sample_fn(run.model, num_steps=num_steps or run.num_steps, stats=run.stats)
+  fn = run_sample_fn(run, num_steps=num_steps)
 
   def predict(batch, seed):
     z = jax.random.normal(jax.random.PRNGKey(seed), batch["motion"].shape)
@@ -47,7 +83,7 @@ def static_predictor(batch, seed):
 def sample_clip(run: loading.Run, example: dict, *, num_steps: int | None = None, seed: int = 0) -> np.ndarray:
   """One dataset example's audio -> motion [T, D] (data units), T = the example's frame count."""
   frames = len(example["motion"])
-  fn = sample_fn(run.model, num_steps=num_steps or run.num_steps, stats=run.stats)
+  fn = run_sample_fn(run, num_steps=num_steps)
   z = jax.random.normal(jax.random.PRNGKey(seed), (1, frames, run.dataset.motion_dim))
   audio = jnp.asarray(example["audio"], jnp.float32)[None]
   return np.asarray(fn(run.params, audio, jnp.ones((1, frames)), z)[0])
