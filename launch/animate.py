@@ -2,7 +2,7 @@
 
   python launch/animate.py --checkpoint=runs/demo/student --audio=speech.wav --out=out/
   python launch/animate.py --checkpoint=runs/demo/student --audio=speech.wav --out=out/ \\
-      --speaker_from=ref.wav --emotion=happy --obj
+      --speaker_from=ref.wav --emotion=happy --obj --gltf --livelink_csv --json
 
 Any common wav (any rate, mono or stereo, integer or float samples) is resampled to 16 kHz. Identity and emotion
 come from the audio itself unless --speaker_from (a reference clip's identity) or --emotion (a name the model was
@@ -21,18 +21,24 @@ from dt_jax.data import audio as audio_lib
 from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
 from dt_jax.runs import loading
+from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
                             required=True)
 _AUDIO = flags.DEFINE_string("audio", None, "Speech to animate (wav, flac, ...).", required=True)
 _OUT = flags.DEFINE_string("out", "out", "Output folder.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
+                              lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
 _SPEAKER_FROM = flags.DEFINE_string("speaker_from", None, "A reference clip whose identity to use.")
 _EMOTION = flags.DEFINE_string("emotion", None, "An emotion by name (overrides the one heard in the audio).")
 _TEMPLATE = flags.DEFINE_string("template", None, "Speaker whose face to show (default: the closest identity).")
 _OBJ = flags.DEFINE_bool("obj", False, "Also write one OBJ per frame.")
 _RENDER = flags.DEFINE_bool("render", True, "Render an MP4 with the audio (GIF without ffmpeg).")
+_GLTF = flags.DEFINE_bool("gltf", False, "Also write a binary glTF (.glb) with ARKit morph targets and the animation "
+                          "(a vertex dataset: a .pc2 point cache), with the audio as a wav beside it.")
+_CSV = flags.DEFINE_bool("livelink_csv", False, "Also write the Live Link Face CSV (Unreal / MetaHuman).")
+_JSON = flags.DEFINE_bool("json", False, "Also write per-frame {ARKit name: weight} JSON (web players).")
 _WINDOW = flags.DEFINE_float("window_seconds", 10.0, "Window length for long audio.")
 _OVERLAP = flags.DEFINE_float("overlap_seconds", 1.0, "Crossfaded overlap between windows.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
@@ -41,6 +47,7 @@ _SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
 
 def main(argv):
   del argv
+  checkpoint.quiet_orbax_logs()
   try:
     speech = audio_lib.load_speech(_AUDIO.value)
     reference = audio_lib.load_speech(_SPEAKER_FROM.value) if _SPEAKER_FROM.value else None
@@ -55,8 +62,10 @@ def main(argv):
   title = f"{anim.num_steps}-step" + (f", {_EMOTION.value}" if _EMOTION.value else "")
   meta = {"checkpoint": run.workdir, "num_steps": anim.num_steps, "seed": _SEED.value, "audio": _AUDIO.value,
           "speaker_from": _SPEAKER_FROM.value, "emotion": _EMOTION.value, "seconds": len(speech) / timebase.SAMPLE_RATE}
+  formats = outputs.Formats(obj=_OBJ.value, render=_RENDER.value, gltf=_GLTF.value, livelink_csv=_CSV.value,
+                            json=_JSON.value)
   written = outputs.write(run.dataset, motion, speech, out_dir=_OUT.value, stem=stem, speaker=persona.speaker,
-                          obj=_OBJ.value, render=_RENDER.value, size=_SIZE.value, title=title, meta=meta)
+                          formats=formats, size=_SIZE.value, title=title, meta=meta)
   print(f"{len(motion)} frames ({len(motion) / timebase.FPS:.1f} s) from {_AUDIO.value}")
   for kind, path in written.items():
     print(f"  {kind}: {path}")

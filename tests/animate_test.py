@@ -105,7 +105,6 @@ def long_audio(student_run):
 
 
 def test_one_window_equals_sampling_the_whole_clip(student_run, long_audio):
-  import jax  # pylint: disable=g-import-not-at-top
   from dt_jax import timebase  # pylint: disable=g-import-not-at-top
   from dt_jax.inference import animator  # pylint: disable=g-import-not-at-top
   from dt_jax.runs import sampling  # pylint: disable=g-import-not-at-top
@@ -114,14 +113,13 @@ def test_one_window_equals_sampling_the_whole_clip(student_run, long_audio):
   got = anim.animate(audio, seed=3)
   frames = timebase.frames_for(len(audio))
   assert got.shape == (frames, student_run.dataset.motion_dim)
-  z = jax.random.normal(jax.random.PRNGKey(3), (1, frames, student_run.dataset.motion_dim))
+  z = anim.noise(frames, seed=3)[None]                                 # frame t's noise: (seed, t) alone
   fn = sampling.sample_fn(student_run.model, num_steps=2, stats=student_run.stats)
   want = fn(student_run.params, audio[None, :timebase.samples_for(frames)], np.ones((1, frames), np.float32), z)
   np.testing.assert_allclose(got, np.asarray(want[0]), atol=1e-5)
 
 
 def test_long_audio_has_no_seams(student_run, long_audio):
-  import jax  # pylint: disable=g-import-not-at-top
   from dt_jax.inference import animator  # pylint: disable=g-import-not-at-top
   anim = animator.Animator(student_run, window_seconds=1.0, overlap_seconds=0.3)
   motion = anim.animate(long_audio, seed=0)
@@ -135,7 +133,7 @@ def test_long_audio_has_no_seams(student_run, long_audio):
   # Frames only one window covers are exactly that window sampled alone (its audio, its slice of the clip's noise,
   # the clip's embeddings): the windows sit where they should.
   emb = {k: v[None] for k, v in anim.clip_embeddings(long_audio)[0].items()}
-  noise = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (1, motion.shape[0], motion.shape[1])))
+  noise = anim.noise(motion.shape[0], seed=0)[None]
   start, end = span_list[1]
   alone = anim._sample(student_run.params, animator.segment(long_audio, start, end)[None],  # pylint: disable=protected-access
                        np.ones((1, end - start), np.float32), noise[:, start:end], emb)[0]

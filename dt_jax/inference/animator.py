@@ -2,7 +2,7 @@
 
 A clip is cut into equal overlapping windows (`windows.spans`); its identity and emotion embeddings are averaged
 over all windows first, so every window is animated as the same person in the same mood, and the windows' outputs
-are crossfaded. One fixed-seed noise array covers the whole clip, so overlapping windows start from the same noise.
+are crossfaded. Frame t's noise depends on (seed, t) alone, so overlapping windows start from the same noise.
 Who is animated is a `Persona`: the clip's own embeddings, or overrides (identity from a reference clip, emotion by
 name: a row of the learnt library), and the training speaker whose face shows the motion.
 """
@@ -17,7 +17,6 @@ import tqdm
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
 from dt_jax.inference import windows
-from dt_jax.models import talker
 from dt_jax.runs import loading
 from dt_jax.runs import sampling
 
@@ -58,9 +57,13 @@ class Animator:
     self.overlap = int(round(overlap_seconds * timebase.FPS))
     windows.spans(1, window=self.window, overlap=self.overlap)                     # validates the two lengths
     self.branches = run.branches
-    model = run.model
-    self._aux = jax.jit(lambda p, a, m: model.apply({"params": p}, a, m, method=talker.Talker.encode)[2])
-    self._sample = sampling.sample_fn(model, num_steps=self.num_steps, stats=run.stats)
+    self._aux = sampling.run_encode_fn(run)
+    self._sample = sampling.run_sample_fn(run, num_steps=self.num_steps)
+
+  def noise(self, frames: int, *, seed: int = 0) -> np.ndarray:
+    """[T, D] the clip's noise: frame t's depends on (seed, t) alone (streaming uses the same)."""
+    return np.asarray(sampling.frame_noise(jax.random.PRNGKey(seed), 0, frames=frames,
+                                           dim=self.run.dataset.motion_dim))
 
   def require(self, branch: str, what: str) -> None:
     """AnimateError unless the model has the personalizer branch `branch` ('identity' or 'emotion')."""
@@ -124,7 +127,7 @@ class Animator:
       self.require(name, f"a {name} override")
     own, _ = self.clip_embeddings(audio)
     emb = {k: np.asarray(v, np.float32)[None] for k, v in {**own, **(embeddings or {})}.items()}     # [1, d]
-    noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (1, frames, self.run.dataset.motion_dim)))
+    noise = self.noise(frames, seed=seed)[None]                                            # [1, T, D]
     pieces = []
     for start, end in tqdm.tqdm(span_list, desc="animate", unit="window", disable=not progress or len(span_list) < 2):
       out = self._sample(self.run.params, segment(audio, start, end)[None], np.ones((1, end - start), np.float32),

@@ -1,0 +1,125 @@
+"""Animates a wav as a live stream: the file is replayed in chunks (in real time by default), frames come out as
+soon as their lookahead has arrived, and each can go to a game engine or a browser as a UDP datagram.
+
+  python launch/stream.py --checkpoint=runs/demo/student --audio=speech.wav --chunk_ms=40 --lookahead_ms=200 \\
+      --out=out/ [--udp=127.0.0.1:9000] [--gltf --livelink_csv --json]
+
+Prints each chunk's latency (its last sample's arrival to its frames being ready: lookahead + compute) at the end
+as p50 / p95, and the real-time factor (compute over audio duration). Writes what launch/animate.py writes. A UDP
+datagram per frame: {"frame", "time", "timecode", "weights": {ARKit name: weight}}; a consumer that is not
+listening does not stop the stream. Bad input ends in one line (`stream: <file>: <why>`) and exit status 1.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from dt_jax import timebase
+from dt_jax.data import audio as audio_lib
+from dt_jax.inference import animator as animator_lib
+from dt_jax.inference import outputs
+from dt_jax.inference import rig_formats
+from dt_jax.inference import stream as stream_lib
+from dt_jax.runs import loading
+from dt_jax.train import checkpoint
+
+_CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
+                            required=True)
+_AUDIO = flags.DEFINE_string("audio", None, "Speech to stream (wav, flac, ...).", required=True)
+_OUT = flags.DEFINE_string("out", "out", "Output folder.")
+_CHUNK = flags.DEFINE_float("chunk_ms", 40.0, "Audio arrives in chunks of this many milliseconds.", lower_bound=1.0)
+_LOOKAHEAD = flags.DEFINE_float("lookahead_ms", 200.0, "Audio after a frame waited for before it is generated.",
+                                lower_bound=0.0)
+_WINDOW = flags.DEFINE_float("window_seconds", 6.0, "The sampler's window (encoder context + lookahead).")
+_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the run's).", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
+_REALTIME = flags.DEFINE_bool("realtime", True, "Replay at the speed of speech (else as fast as possible).")
+_UDP = flags.DEFINE_string("udp", None, "host:port to send every frame to as a JSON datagram.")
+_RENDER = flags.DEFINE_bool("render", False, "Render an MP4 with the audio at the end.")
+_GLTF = flags.DEFINE_bool("gltf", False, "Also write a .glb (vertex datasets: .pc2).")
+_CSV = flags.DEFINE_bool("livelink_csv", False, "Also write the Live Link Face CSV.")
+_JSON = flags.DEFINE_bool("json", False, "Also write per-frame JSON.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+
+
+class _Udp:
+  """Frames as datagrams; a refused or unreachable consumer is counted, never fatal."""
+
+  def __init__(self, target: str | None):
+    self.sock, self.failed, self.sent = None, 0, 0
+    if target:
+      host, _, port = target.rpartition(":")
+      self.addr = (host, int(port))
+      self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+  def send(self, first: int, frames: np.ndarray, blendshapes: bool) -> None:
+    if self.sock is None or not blendshapes:
+      return
+    for k, w in enumerate(frames):
+      try:
+        self.sock.sendto(json.dumps(rig_formats.frame_record(first + k, w)).encode(), self.addr)
+        self.sent += 1
+      except OSError:
+        self.failed += 1
+
+
+def _replay(streamer, speech: np.ndarray, udp: _Udp, *, blendshapes: bool):
+  """Feeds the file chunk by chunk; returns (motion [T, D], per-chunk latencies, compute seconds)."""
+  chunk = max(1, int(round(_CHUNK.value / 1000 * timebase.SAMPLE_RATE)))
+  pieces, latencies, compute, t0 = [], [], 0.0, time.perf_counter()
+  for k, start in enumerate(range(0, len(speech), chunk)):
+    arrival = t0 + min(start + chunk, len(speech)) / timebase.SAMPLE_RATE    # when its last sample exists
+    if _REALTIME.value:
+      time.sleep(max(0.0, arrival - time.perf_counter()))
+    c0 = time.perf_counter()
+    frames = streamer.push(speech[start:start + chunk])
+    done = time.perf_counter()
+    compute += done - c0
+    if len(frames):
+      udp.send(streamer.emitted - len(frames), frames, blendshapes)
+      latencies.append(_LOOKAHEAD.value / 1000 + (done - c0 if not _REALTIME.value else done - arrival))
+      pieces.append(frames)
+    del k
+  c0 = time.perf_counter()
+  tail = streamer.finish()
+  compute += time.perf_counter() - c0
+  udp.send(streamer.emitted - len(tail), tail, blendshapes)
+  return np.concatenate(pieces + [tail]), latencies, compute
+
+
+def main(argv):
+  del argv
+  checkpoint.quiet_orbax_logs()
+  try:
+    speech = audio_lib.load_speech(_AUDIO.value)
+    run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+    streamer = stream_lib.StreamingAnimator(run, lookahead_seconds=_LOOKAHEAD.value / 1000,
+                                            window_seconds=_WINDOW.value, num_steps=_STEPS.value, seed=_SEED.value)
+  except (audio_lib.AudioError, animator_lib.AnimateError, FileNotFoundError, ValueError) as e:
+    sys.exit(f"stream: {e}")
+  udp = _Udp(_UDP.value)
+  blendshapes = run.dataset.motion_dim == len(rig_formats.live_link_names())
+  motion, latencies, compute = _replay(streamer, speech, udp, blendshapes=blendshapes)
+  seconds = len(speech) / timebase.SAMPLE_RATE
+  p50, p95 = (np.percentile(latencies, [50, 95]) * 1000) if latencies else (float("nan"),) * 2
+  print(f"{len(motion)} frames ({seconds:.1f} s) from {_AUDIO.value}: chunks of {_CHUNK.value:.0f} ms, lookahead "
+        f"{_LOOKAHEAD.value:.0f} ms; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms; real-time factor "
+        f"{compute / seconds:.3f}" + (f"; {udp.sent} UDP datagrams ({udp.failed} not delivered)" if udp.sock else ""))
+  stem = os.path.splitext(os.path.basename(_AUDIO.value))[0]
+  meta = {"checkpoint": run.workdir, "seed": _SEED.value, "audio": _AUDIO.value, "chunk_ms": _CHUNK.value,
+          "lookahead_ms": _LOOKAHEAD.value, "latency_ms_p50": float(p50), "latency_ms_p95": float(p95),
+          "real_time_factor": compute / seconds}
+  formats = outputs.Formats(render=_RENDER.value, gltf=_GLTF.value, livelink_csv=_CSV.value, json=_JSON.value)
+  written = outputs.write(run.dataset, motion, speech, out_dir=_OUT.value, stem=stem, speaker=0, formats=formats,
+                          meta=meta)
+  for kind, path in written.items():
+    print(f"  {kind}: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)
