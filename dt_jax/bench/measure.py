@@ -1,25 +1,23 @@
-"""Measuring one benchmark row: quality on each split over noise seeds, speed (frames per second of the whole
-generator on a fixed clip, audio encoding included, after warm-up, `block_until_ready`, compile time apart,
-optionally sharded over devices) and size (parameters per component, stored MB in float32 and bfloat16)."""
+"""Measuring benchmark rows: quality on each split from N noise samples per clip (per sample: LVE, EVE, MVE, FDD,
+articulation; all N together against the clip's K true alternates), speed (timing.py: frames per second of the
+whole generator, and the speed-up over the teacher from interleaved pairs) and size (parameters per component,
+stored MB in float32 and bfloat16)."""
 from __future__ import annotations
 
 import os
 import pathlib
 import platform
-import time
 from typing import Any
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
-from dt_jax import timebase
 from dt_jax.bench import rows as rows_lib
+from dt_jax.bench import streaming
+from dt_jax.bench import timing
 from dt_jax.eval import evaluator
-from dt_jax.runs import loading
 from dt_jax.runs import sampling
 
 COMPONENTS = ("audio_encoder", "encoder_projection", "personalizer", "denoiser")
@@ -35,39 +33,6 @@ def sizes(params) -> dict[str, Any]:
     stored[dtype] = len(flax.serialization.msgpack_serialize(cast)) / 2**20
   return {"params": per, "total_params": count(params), "mb_float32": stored["float32"],
           "mb_bfloat16": stored["bfloat16"]}
-
-
-def speed(run: loading.Run, *, num_steps: int, batch: int, clip_seconds: float, reps: int,
-          devices=None) -> dict[str, Any]:
-  """Frames per second of the whole generator (audio in, motion out) on a fixed clip; compile time apart.
-  `devices`: shard the batch over these devices (a `data` mesh axis) instead of running on the default one."""
-  fn = sampling.sample_fn(run.model, num_steps=num_steps, stats=run.stats)
-  frames = int(round(clip_seconds * timebase.FPS))
-  rng = np.random.default_rng(0)
-  audio = (0.1 * rng.standard_normal((batch, timebase.samples_for(frames)))).astype(np.float32)
-  args = [run.params, audio, np.ones((batch, frames), np.float32),
-          rng.standard_normal((batch, frames, run.dataset.motion_dim)).astype(np.float32)]
-  if devices is not None:
-    if batch % len(devices):
-      raise ValueError(f"batch {batch} does not divide over {len(devices)} devices")
-    mesh = jax.sharding.Mesh(np.array(devices), ("data",))
-    args = [jax.device_put(args[0], NamedSharding(mesh, P()))] + \
-           [jax.device_put(a, NamedSharding(mesh, P("data"))) for a in args[1:]]
-  else:
-    args = [jax.device_put(a) for a in args]
-  t0 = time.perf_counter()
-  compiled = fn.lower(*args).compile()
-  compile_s = time.perf_counter() - t0
-  compiled(*args).block_until_ready()                        # warm-up
-  times = []
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    compiled(*args).block_until_ready()
-    times.append(time.perf_counter() - t0)
-  seconds = float(np.median(times))
-  return {"batch": batch, "frames": frames, "clip_seconds": clip_seconds, "compile_s": compile_s,
-          "seconds": seconds, "fps": batch * frames / seconds, "reps": reps,
-          "devices": 1 if devices is None else len(devices)}
 
 
 def device_name() -> str:
@@ -94,13 +59,41 @@ def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_
              sampling.diffusion_predictor(row.run, num_steps=row.num_steps))
   for split in splits:
     r = evaluator.evaluate(dataset, split, predict, seeds=seeds, batch_size=batch_size)
-    out["quality"][split] = {"mean": r["mean"], "std": r["std"], "seeds": list(seeds)}
+    out["quality"][split] = {"mean": r["mean"], "std": r["std"], "seeds": list(seeds),
+                             **({"distribution": r["distribution"]} if "distribution" in r else {})}
   if row.run is None:
     return out
   out["size"] = sizes(row.run.params)
-  out["speed"] = {f"batch_{b}": speed(row.run, num_steps=row.num_steps, batch=b, clip_seconds=clip_seconds,
-                                      reps=reps) for b in (1, large_batch)}
+  out["speed"] = {f"batch_{b}": timing.speed(row.run, num_steps=row.num_steps, batch=b, clip_seconds=clip_seconds,
+                                             reps=reps) for b in (1, large_batch)}
+  if splits:
+    longest = max(range(len(dataset.splits[splits[0]])), key=lambda i: len(dataset.splits[splits[0]][i]["audio"]))
+    out["streaming"] = streaming.measure(row.run, example=dataset.splits[splits[0]][longest])
   if device_count > 1:
-    out["speed"]["sharded"] = speed(row.run, num_steps=row.num_steps, batch=large_batch,
-                                    clip_seconds=clip_seconds, reps=reps, devices=jax.devices()[:device_count])
+    out["speed"]["sharded"] = timing.speed(row.run, num_steps=row.num_steps, batch=large_batch,
+                                           clip_seconds=clip_seconds, reps=reps,
+                                           devices=jax.devices()[:device_count])
   return out
+
+
+def speedups(rows: list[rows_lib.Row], results: list[dict], *, clip_seconds: float, large_batch: int,
+             pairs: int) -> None:
+  """Each timed row's speed-up over the teacher at batch 1 and at the large batch, from `pairs` interleaved
+  (teacher, row) timings on the same inputs (timing.interleaved), into results[i]['speedup'] (in place; rows that
+  already have one keep it)."""
+  teacher = next((row for row in rows if row.kind == "teacher"), None)
+  todo = [(row, r) for row, r in zip(rows, results) if row.run is not None and row is not teacher]
+  if teacher is None or not todo:
+    return
+  for batch in (1, large_batch):
+    key = f"batch_{batch}"
+    pending = [(row, r) for row, r in todo if key not in r.get("speedup", {})]
+    if not pending:
+      continue
+    base, _, _ = timing.generator(teacher.run, num_steps=teacher.num_steps, batch=batch, clip_seconds=clip_seconds)
+    for row, r in pending:
+      call, _, _ = timing.generator(row.run, num_steps=row.num_steps, batch=batch, clip_seconds=clip_seconds)
+      r.setdefault("speedup", {})[key] = timing.interleaved(base, call, pairs=pairs)
+  for r in results:
+    if r["kind"] == "teacher":
+      r["speedup"] = {f"batch_{b}": {"median": 1.0} for b in (1, large_batch)}

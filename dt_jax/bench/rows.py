@@ -23,8 +23,10 @@ class Row:
   kind: str                       # "baseline" | "teacher" | "student" | "ablation"
 
 
-def rows(*, teacher: str, student: str | None, ablations: dict[str, str], data_dir: str | None = None) -> list[Row]:
-  """The rows in table order: static face, teacher, the student's rounds (most steps first), ablations."""
+def rows(*, teacher: str, student: str | None, ablations: dict[str, str | tuple[str, int]],
+         data_dir: str | None = None) -> list[Row]:
+  """The rows in table order: static face, teacher, the student's rounds (most steps first), ablations (name ->
+  workdir, or (workdir, step count) to sample a run at another step count, e.g. a consistency student at 1, 2, 4)."""
   t = loading.load_run(teacher, data_dir=data_dir)
   out = [Row("static", None, 0, "baseline"), Row(f"teacher-{t.cfg.diffusion.num_steps}", t,
                                                  t.cfg.diffusion.num_steps, "teacher")]
@@ -34,9 +36,11 @@ def rows(*, teacher: str, student: str | None, ablations: dict[str, str], data_d
       raise FileNotFoundError(f"{student} holds no finished distillation round (steps_N/config.json)")
     for n, round_dir in rounds.items():
       out.append(Row(f"student-{n}", loading.load_run(round_dir, data_dir=data_dir), n, "student"))
-  for name, path in ablations.items():
-    run = loading.load_run(path, data_dir=data_dir)
-    out.append(Row(name, run, run.cfg.diffusion.num_steps, "ablation"))
+  loaded = {}
+  for name, spec in ablations.items():
+    path, steps = spec if isinstance(spec, tuple) else (spec, None)
+    run = loaded.setdefault(path, loading.load_run(path, data_dir=data_dir))
+    out.append(Row(name, run, steps or run.num_steps, "ablation"))
   return out
 
 
