@@ -1,62 +1,59 @@
 #!/usr/bin/env bash
-# The main job on the embedded synthetic corpus: set-up, build the corpus, train the small 16-step teacher,
-# distill it to 2 steps (16 -> 8 -> 4 -> 2 with encoder compression and the enhancer), train the
-# no_distillation baseline and the no_emotion ablation, benchmark them all (quality over seeds on test and
-# test_unseen, speed, size), render ground truth beside teacher-16 and student-2, export the student (jax_export
-# and ONNX, each checked against JAX), animate a held-out wav with it, and write $OUT/report.md.
+# The main job on the embedded synthetic corpus: set-up, build the corpus (three speech engines, K true motions per
+# test clip), train the small 16-step teacher, distill it to 2 steps (16 -> 8 -> 4 -> 2 with encoder compression
+# and the enhancer), train the no_distillation baseline, benchmark them all (quality from 4 samples per clip on
+# test, test_unseen and test_unseen_voice, against the true distribution, articulation, speed from interleaved
+# timings, size, streaming), render ground truth beside teacher-16 and student-2, export the
+# student (jax_export and ONNX, each checked against JAX), animate a wav of a voice no model heard with it (MP4,
+# .glb, Live Link CSV, JSON), and write $OUT/report.md.
 # Every stage that already finished is skipped when the demo runs again (training resumes where it stopped).
-#   bash launch/demo.sh            (DATA_DIR, OUT, SCALE and SEEDS may be overridden from the environment)
+#   bash launch/demo.sh            (DATA_DIR, OUT, SCALE and SAMPLES may be overridden from the environment)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" export
 DATA_DIR="${DATA_DIR:-data}"
 OUT="${OUT:-runs/demo}"
 DATASET="${DATASET:-synthetic_talkers}"
 SCALE="${SCALE:-small}"
-SEEDS="${SEEDS:-3}"
+SAMPLES="${SAMPLES:-4}"                    # noise samples per clip (the corpus has K = 8 alternates; empty: K)
 ARGS="dataset=$DATASET,scale=$SCALE"
 
-echo "== [1/10] building $DATASET under $DATA_DIR (reused if already built)"
+echo "== [1/9] building $DATASET under $DATA_DIR (reused if already built)"
 python launch/build_data.py --dataset="$DATASET" --data_dir="$DATA_DIR"
 
-echo "== [2/10] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
+echo "== [2/9] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
 python launch/train.py --config="configs/ours16.py:$ARGS" --config.data.data_dir="$DATA_DIR" --workdir="$OUT/teacher"
 
-echo "== [3/10] compressing the encoder, then distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished stages are skipped)"
+echo "== [3/9] compressing the encoder, then distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished stages are skipped)"
 python launch/distill.py --config="configs/ours2.py:$ARGS" --config.data.data_dir="$DATA_DIR" \
   --teacher="$OUT/teacher" --workdir="$OUT/student"
 
-# The ablations start from the student's compressed encoder (stage encoder/), so each differs from it only in
-# what it ablates.
-echo "== [4/10] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
+# The baseline starts from the student's compressed encoder (stage encoder/), so it differs from it only in how
+# the 2-step model is trained. Other ablations (variant=no_emotion, no_identity, no_enhancer) go the same way.
+echo "== [4/9] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillation" \
   --config.data.data_dir="$DATA_DIR" --config.distill.encoder_from="$OUT/student" \
   --teacher="$OUT/teacher" --workdir="$OUT/no_distillation"
 
-echo "== [5/10] the no_emotion ablation (distilled without the emotion embedding) in $OUT/no_emotion"
-python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_emotion" \
-  --config.data.data_dir="$DATA_DIR" --config.distill.encoder_from="$OUT/student" \
-  --teacher="$OUT/teacher" --workdir="$OUT/no_emotion"
+echo "== [5/9] benchmark: quality on every test split ($SAMPLES samples per clip), distribution, speed, size, streaming"
+python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" \
+  --ablation=no_distillation:"$OUT/no_distillation" \
+  ${SAMPLES:+--samples="$SAMPLES"} --data_dir="$DATA_DIR" --out="$OUT" > "$OUT/benchmark.log"
 
-echo "== [6/10] benchmark: quality on test and test_unseen ($SEEDS seeds), speed, size (finished rows are kept)"
-python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" --split=test,test_unseen \
-  --ablation=no_distillation:"$OUT/no_distillation" --ablation=no_emotion:"$OUT/no_emotion" \
-  --seeds="$SEEDS" --data_dir="$DATA_DIR" --out="$OUT" > "$OUT/benchmark.log"
-
-echo "== [7/10] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"
+echo "== [6/9] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"
 python launch/render_compare.py --runs="teacher-16:$OUT/teacher,student-2:$OUT/student" --split=test \
   --data_dir="$DATA_DIR" --out="$OUT/render" | tee "$OUT/render.log"
-python launch/render_data.py --dataset="$DATASET" --data_dir="$DATA_DIR" --split=test --num_clips=5 \
+python launch/render_data.py --dataset="$DATASET" --data_dir="$DATA_DIR" --split=test_unseen_voice --num_clips=2 \
   --out="$OUT/render" --write_wavs >> "$OUT/render.log"
 
-echo "== [8/10] exporting the 2-step student (jax_export, onnx), each loaded back and checked against JAX"
+echo "== [7/9] exporting the 2-step student (jax_export, onnx), each loaded back and checked against JAX"
 python launch/export.py --checkpoint="$OUT/student" --format=jax_export,onnx --data_dir="$DATA_DIR" \
   --out="$OUT/export" | tee "$OUT/export.log"
 
-echo "== [9/10] animating a held-out wav with the student: $OUT/animate"
-python launch/animate.py --checkpoint="$OUT/student" --audio="$OUT/render/gt_test_0.wav" --data_dir="$DATA_DIR" \
-  --out="$OUT/animate" | tee "$OUT/animate.log"
+echo "== [8/9] animating a wav of a voice no model heard with the student (MP4, .glb, Live Link CSV): $OUT/animate"
+python launch/animate.py --checkpoint="$OUT/student" --audio="$OUT/render/gt_test_unseen_voice_0.wav" \
+  --data_dir="$DATA_DIR" --out="$OUT/animate" --gltf --livelink_csv --json | tee "$OUT/animate.log"
 
-echo "== [10/10] report"
+echo "== [9/9] report"
 {
   echo "## Ground truth | teacher-16 | student-2 (held-out test clip)"
   echo
@@ -72,4 +69,4 @@ echo "== [10/10] report"
   echo
 } >> "$OUT/report.md"
 cat "$OUT/table.md"
-echo "report: $OUT/report.md (plots: $OUT/quality_vs_speed.png, $OUT/quality_vs_steps.png; renders: $OUT/render)"
+echo "report: $OUT/report.md (plots: $OUT/quality_vs_speed.png, $OUT/metrics_vs_steps.png; renders: $OUT/render)"

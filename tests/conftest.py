@@ -1,5 +1,6 @@
 """Shared fixtures. 8 simulated CPU devices (set before JAX is imported) for the sharding tests."""
 import os
+import shutil
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -7,13 +8,21 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import pytest  # noqa: E402
 
 
+def _run_root(tmp_path_factory):
+  """A folder this test run's pytest-xdist workers share (their common temp root)."""
+  base = tmp_path_factory.getbasetemp()
+  return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
-  """The tiny synthetic corpus, built once per test process."""
+  """The tiny synthetic corpus, built once for the whole run (the workers share it through a file lock)."""
+  import filelock  # pylint: disable=g-import-not-at-top
   from dt_jax.data import source  # pylint: disable=g-import-not-at-top
-  data_dir = str(tmp_path_factory.mktemp("data"))
-  source.build("synthetic_talkers/tiny", data_dir=data_dir)
-  return data_dir
+  data_dir = _run_root(tmp_path_factory) / "tiny_data"
+  with filelock.FileLock(str(data_dir) + ".lock"):
+    source.build("synthetic_talkers/tiny", data_dir=str(data_dir))
+  return str(data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -23,23 +32,20 @@ def tiny(tiny_data_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_student(tmp_path_factory):
+def tiny_student(tmp_path_factory, tiny_data_dir):
   """(student distill workdir, its data dir): a tiny teacher (4 steps) distilled 4 -> 2 in a few steps each.
 
   Built once for the whole run: the pytest-xdist workers share it through a file lock in their common temp root.
   """
   import filelock  # pylint: disable=g-import-not-at-top
-  base = tmp_path_factory.getbasetemp()
-  root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny_student"   # this run's only
+  root = _run_root(tmp_path_factory) / "tiny_student"                                       # this run's only
   root.mkdir(parents=True, exist_ok=True)
   with filelock.FileLock(str(root) + ".lock"):
-    data_dir, student = str(root / "data"), str(root / "student")
+    data_dir, student = tiny_data_dir, str(root / "student")
     if not os.path.exists(os.path.join(student, "steps_2", "config.json")):
       from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
-      from dt_jax.data import source  # pylint: disable=g-import-not-at-top
       from dt_jax.distill import rounds  # pylint: disable=g-import-not-at-top
       from dt_jax.train import loop  # pylint: disable=g-import-not-at-top
-      source.build("synthetic_talkers/tiny", data_dir=data_dir)
       t = ours16.get_config("dataset=synthetic_talkers,scale=tiny")
       t.data.data_dir, t.data.global_batch, t.diffusion.num_steps, t.train.steps = data_dir, 8, 4, 4
       loop.train(t, str(root / "teacher"))
@@ -47,3 +53,52 @@ def tiny_student(tmp_path_factory):
       s.data.data_dir, s.data.global_batch, s.distill.steps_per_round, s.distill.encoder_steps = data_dir, 8, 2, 2
       rounds.distill(s, teacher_dir=str(root / "teacher"), workdir=student)
   return student, data_dir
+
+
+def _tiny_distill_configs(data_dir, variant="ours2"):
+  """(teacher config, student config) of the distillation tests: a 4-step tiny teacher, batch 8."""
+  from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
+  t = ours16.get_config("dataset=synthetic_talkers,scale=tiny")
+  t.data.data_dir, t.data.global_batch, t.diffusion.num_steps, t.train.steps = data_dir, 8, 4, 30
+  s = ours2.get_config(f"dataset=synthetic_talkers,scale=tiny,variant={variant}")
+  s.data.data_dir, s.data.global_batch = data_dir, 8
+  return t, s
+
+
+@pytest.fixture(scope="session")
+def distill_configs():
+  """The function (data_dir, variant="ours2") -> (teacher config, student config) of the distillation tests."""
+  return _tiny_distill_configs
+
+
+def _shared_run(tmp_path_factory, name: str, build) -> str:
+  """A folder `build(folder)` fills once for the whole test run; the xdist workers share it through a file lock
+  (a build that died half-way is redone)."""
+  import filelock  # pylint: disable=g-import-not-at-top
+  root = _run_root(tmp_path_factory) / name
+  with filelock.FileLock(str(root) + ".lock"):
+    if not (root / ".complete").exists():
+      shutil.rmtree(root, ignore_errors=True)
+      root.mkdir(parents=True)
+      build(str(root / "run"))
+      (root / ".complete").touch()
+  return str(root / "run")
+
+
+@pytest.fixture(scope="session")
+def teacher_dir(tiny_data_dir, tmp_path_factory):
+  """A tiny 4-step teacher trained 30 steps (the distillation tests' teacher)."""
+  from dt_jax.train import loop  # pylint: disable=g-import-not-at-top
+  return _shared_run(tmp_path_factory, "teacher4",
+                     lambda w: loop.train(_tiny_distill_configs(tiny_data_dir)[0], w))
+
+
+@pytest.fixture(scope="session")
+def distilled(teacher_dir, tiny_data_dir, tmp_path_factory):
+  """(workdir, student config): teacher_dir distilled 4 -> 2 -> 1 with its encoder stage. Tests only read it."""
+  from dt_jax.distill import rounds  # pylint: disable=g-import-not-at-top
+  _, s_cfg = _tiny_distill_configs(tiny_data_dir)
+  s_cfg.distill.end_steps = 1
+  workdir = _shared_run(tmp_path_factory, "distilled",
+                        lambda w: rounds.distill(s_cfg, teacher_dir=teacher_dir, workdir=w))
+  return workdir, s_cfg

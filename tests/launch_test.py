@@ -18,8 +18,11 @@ def _run(args, **kw):
   return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, **kw)
 
 
-def test_build_data_works_without_tensorflow(tmp_path):
-  # TensorFlow is installed for TFDS's builder test case; hide it to prove the library path never needs it.
+@pytest.fixture(scope="module")
+def vertices_dir(tmp_path_factory):
+  """synthetic_talkers/vertices built by launch/build_data.py with TensorFlow hidden (installed for TFDS's builder
+  test case): the library path never needs it."""
+  data_dir = tmp_path_factory.mktemp("vertices")
   code = ("import sys, runpy\n"
           "class Hide:\n"                      # every finder answers 'not installed' for tensorflow
           "  def __init__(self, f): self.f = f\n"
@@ -28,14 +31,20 @@ def test_build_data_works_without_tensorflow(tmp_path):
           "    return self.f.find_spec(name, path, target) if hasattr(self.f, 'find_spec') else None\n"
           "  def invalidate_caches(self): getattr(self.f, 'invalidate_caches', lambda: None)()\n"
           "sys.meta_path[:] = [Hide(f) for f in sys.meta_path]\n"
-          f"sys.argv = ['build_data.py', '--dataset=synthetic_talkers/tiny', '--data_dir={tmp_path}']\n"
+          f"sys.argv = ['build_data.py', '--dataset=synthetic_talkers/vertices', '--data_dir={data_dir}']\n"
           "runpy.run_path('launch/build_data.py', run_name='__main__')\n")
   proc = _run(["-c", code])
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert "test_unseen" in proc.stdout and "4 (S00..S03)" in proc.stdout and "2 (S04..S05)" in proc.stdout
-  summary = json.loads((tmp_path / "synthetic_talkers" / "tiny" / "1.0.0" / "summary.json").read_text())
-  assert summary["splits"]["train"]["examples"] == 80 and summary["motion_dim"] == 52
-  again = _run(["launch/build_data.py", "--dataset=synthetic_talkers/tiny", f"--data_dir={tmp_path}"])
+  return data_dir, proc.stdout
+
+
+def test_build_data_works_without_tensorflow(vertices_dir):
+  data_dir, stdout = vertices_dir
+  assert "test_unseen_voice" in stdout and "4 (S00..S03)" in stdout and "2 (S04..S05)" in stdout
+  summary = json.loads((data_dir / "synthetic_talkers" / "vertices" / "2.0.0" / "summary.json").read_text())
+  assert summary["splits"]["train"]["examples"] == 60 and summary["motion_dim"] == 468 * 3
+  assert summary["splits"]["test_unseen_voice"]["voices"] == {"kokoro:jf_nezumi": 5}
+  again = _run(["launch/build_data.py", "--dataset=synthetic_talkers/vertices", f"--data_dir={data_dir}"])
   assert again.returncode == 0 and "Reusing dataset" in again.stderr + again.stdout
 
 
@@ -58,10 +67,8 @@ def test_missing_dataset_says_how_to_build(tmp_path):
     source.open_dataset("synthetic_talkers/tiny", data_dir=str(tmp_path))
 
 
-def test_vertices_config(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp("vertices"))
-  source.build("synthetic_talkers/vertices", data_dir=data_dir)
-  ds = source.open_dataset("synthetic_talkers/vertices", data_dir=data_dir)
+def test_vertices_config(vertices_dir):
+  ds = source.open_dataset("synthetic_talkers/vertices", data_dir=str(vertices_dir[0]))
   assert ds.motion_dim == 468 * 3 and ds.rig.basis is None and len(ds.splits["test_unseen"]) == 10
   ex = ds.splits["train"][0]
   s = int(ex["speaker"])
