@@ -1,11 +1,26 @@
-"""Shared fixtures. 8 simulated CPU devices (set before JAX is imported) for the sharding tests."""
+"""Shared fixtures. 8 simulated CPU devices (set before JAX is imported) for the sharding tests, and one JAX
+compilation cache per test run, shared by its xdist workers and the launchers they start, so the many tests that
+compile the same tiny models pay each compile once (a fresh folder every run: nothing carries over between runs)."""
 import os
 import shutil
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+_OWN_CACHE = None if "JAX_COMPILATION_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="dt_jax_tests_jax_")
+if _OWN_CACHE:
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE                                     # xdist workers inherit it
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.1"
 
 import pytest  # noqa: E402
+
+
+def pytest_sessionfinish(session):
+  """The run's compilation cache goes with the run (removed by the process that made it; a cache the user set
+  stays)."""
+  del session
+  if _OWN_CACHE:
+    shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def _run_root(tmp_path_factory):
