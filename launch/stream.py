@@ -72,7 +72,7 @@ def _replay(streamer, speech: np.ndarray, udp: _Udp, *, blendshapes: bool):
   """Feeds the file chunk by chunk; returns (motion [T, D], per-chunk latencies, compute seconds)."""
   chunk = max(1, int(round(_CHUNK.value / 1000 * timebase.SAMPLE_RATE)))
   pieces, latencies, compute, t0 = [], [], 0.0, time.perf_counter()
-  for k, start in enumerate(range(0, len(speech), chunk)):
+  for start in range(0, len(speech), chunk):
     arrival = t0 + min(start + chunk, len(speech)) / timebase.SAMPLE_RATE    # when its last sample exists
     if _REALTIME.value:
       time.sleep(max(0.0, arrival - time.perf_counter()))
@@ -84,7 +84,6 @@ def _replay(streamer, speech: np.ndarray, udp: _Udp, *, blendshapes: bool):
       udp.send(streamer.emitted - len(frames), frames, blendshapes)
       latencies.append(_LOOKAHEAD.value / 1000 + (done - c0 if not _REALTIME.value else done - arrival))
       pieces.append(frames)
-    del k
   c0 = time.perf_counter()
   tail = streamer.finish()
   compute += time.perf_counter() - c0
