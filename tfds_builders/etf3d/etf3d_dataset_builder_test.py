@@ -1,4 +1,5 @@
 """3D-ETF builder on fixtures in the real layout: TFDS's test case, labels, splits, resampling, bad files, rigs."""
+import atexit
 import os
 import shutil
 import tempfile
@@ -12,7 +13,8 @@ from dt_jax.eval import metrics
 from tfds_builders.etf3d import etf3d_dataset_builder as eb
 from tfds_builders.etf3d import fixtures
 
-_ROOT = tempfile.mkdtemp(prefix="etf3d_fixtures_")
+_ROOT = tempfile.mkdtemp(prefix="etf3d_fixtures_")   # module level: TFDS's test case reads EXAMPLE_DIR at import
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 fixtures.write(_ROOT)
 
 

@@ -33,7 +33,7 @@ from tfds_builders.synthetic_talkers import corpus
 from tfds_builders.synthetic_talkers import speech
 
 RIG_FILE = "rig.npz"
-_DEFAULT_ROSTER = corpus.Roster(seen=(("espeak", 11), ("piper", 8), ("kokoro", 1)),
+_DEFAULT_ROSTER = corpus.Roster(seen=(("espeak", 10), ("piper", 7), ("kokoro", 3)),
                                 held_out=(("espeak", 2), ("piper", 1), ("kokoro", 1)),
                                 unseen_voice=("jf_gongitsune", "jf_nezumi", "jf_tebukuro"))
 

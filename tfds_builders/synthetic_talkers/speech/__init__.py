@@ -18,6 +18,9 @@ from tfds_builders.synthetic_talkers.speech import phones as phones_lib
 from tfds_builders.synthetic_talkers.speech.espeak import EspeakVoice  # noqa: F401  (re-exported)
 
 _TARGET_RMS = 0.1                  # -20 dBFS: every engine's speech at the same level before the emotion's volume
+# How much later than the sound each neural engine's duration read-out places its phones, measured against the
+# forced aligner with espeak-ng's exact events as the reference (docs/findings.md); subtracted from its timings.
+TIMING_LAG_S = {"piper": 0.014, "kokoro": 0.042}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,18 @@ def finish(audio: np.ndarray, rate: int, prosody: Prosody) -> np.ndarray:
   return x.astype(np.float32)
 
 
+def advance(raw: list[tuple[float, float, str]], seconds: float, *, end: float) -> list[tuple[float, float, str]]:
+  """Phones [(start, end, label)] moved `seconds` earlier; the first still starts at 0 and the last ends at `end`
+  (phones squeezed to nothing at the start are dropped)."""
+  out = []
+  for k, (a, b, label) in enumerate(raw):
+    a = 0.0 if k == 0 else max(0.0, a - seconds)
+    b = end if k == len(raw) - 1 else min(end, max(0.0, b - seconds))
+    if b > a:
+      out.append((a, b, label))
+  return out
+
+
 class Synthesizer:
   """Every engine behind one call; neural engines are loaded on first use (one session per process)."""
 
@@ -127,6 +142,7 @@ class Synthesizer:
     phones = [phones_lib.make(a, b, label, alphabet=alphabet) for a, b, label in raw]
     return Utterance(audio=finish(audio, rate, prosody), phones=phones)
 
+
   def _neural(self, text: str, voice: NeuralVoice, prosody: Prosody, *, seed: int):
     from tfds_builders.synthetic_talkers.speech import world  # pylint: disable=g-import-not-at-top
     engine = self._engine(voice.engine)
@@ -136,6 +152,7 @@ class Synthesizer:
                                      noise_w=voice.noise_w, seed=seed)
     else:
       audio, raw = engine.synthesize(text, style=voice.style, speed=tempo)
+    raw = advance(raw, TIMING_LAG_S[voice.engine], end=len(audio) / engine.rate)
     audio = world.transform(to_16k(audio, engine.rate), timebase.SAMPLE_RATE,
                             f0_scale=voice.f0_scale * (1 + prosody.pitch / 100), f0_range=prosody.pitch_range,
                             formant_scale=voice.formant_scale)
