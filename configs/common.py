@@ -46,7 +46,7 @@ def data(args: dict) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       name=dataset_name(args["dataset"], scale), data_dir="data", manual_dir="",
       window_frames={"tiny": 30, "small": 60, "paper": 120}[scale],
-      # small: 8, since on 2 CPU cores twice the steps of half the batch train a better teacher per minute.
+      # small: 8, so that the demo's 2000 teacher steps fit its 30 minutes on 2 CPU cores (docs/findings.md).
       global_batch={"tiny": 4, "small": 8, "paper": 64}[scale],
       # Acoustic variety in training windows (dt_jax/data/augment.py), so models hear more than the corpus's
       # recording conditions; evaluation never augments (--config.data.augment.enabled=False turns it off).
