@@ -5,12 +5,13 @@
 # Budgets (optimizer steps; STEPS per halving round, 300 at small): halving to K takes log2(16/K) rounds; direct
 # training on a K-step grid gets the same number of steps as halving to K; the one consistency student gets the
 # budget of halving to 2 (3 rounds) and is sampled at 1, 2 and 4 steps. Wall times go to $OUT/methods/budget.md.
-#   bash launch/recipes/compare_methods.sh          (DATA_DIR, OUT, SCALE as for the demo)
+#   bash launch/recipes/compare_methods.sh          (DATA_DIR, OUT, SCALE and SAMPLES as for the demo)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../setup_env.sh" export
 DATA_DIR="${DATA_DIR:-data}"
 OUT="${OUT:-runs/demo}"
 SCALE="${SCALE:-small}"
+SAMPLES="${SAMPLES:-4}"                    # noise samples per clip, as in the demo (empty: the corpus's K)
 ARGS="dataset=synthetic_talkers,scale=$SCALE"
 M="$OUT/methods"
 mkdir -p "$M"
@@ -45,6 +46,7 @@ done
 
 echo "== benchmark of every (method, steps)"
 python launch/benchmark.py --teacher="$OUT/teacher" --student="$M/halving" --data_dir="$DATA_DIR" --out="$M" \
+  ${SAMPLES:+--samples="$SAMPLES"} \
   --ablation=consistency-1:"$M/consistency":1 --ablation=consistency-2:"$M/consistency":2 \
   --ablation=consistency-4:"$M/consistency":4 --ablation=direct-1:"$M/direct_1" --ablation=direct-2:"$M/direct_2" \
   --ablation=direct-4:"$M/direct_4" > "$M/benchmark.log"
