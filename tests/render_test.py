@@ -88,3 +88,6 @@ def test_long_clips_stream_frames_to_the_encoder(tiny, tmp_path, monkeypatch):
                           speaker=0, size=48, formats=outputs.Formats(render=True))
   assert events == ["draw", "write"] * frames
   assert "Duration: 00:00:10.0" in _probe(written["video"])
+  lazy = outputs.FrameVertices(tiny.rig, motion, 0)              # the vertices are made a frame at a time too
+  assert len(lazy) == frames
+  np.testing.assert_allclose(np.stack(list(lazy))[::50], tiny.rig.vertices(motion, 0)[::50], atol=1e-7)

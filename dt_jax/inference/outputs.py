@@ -19,6 +19,23 @@ from dt_jax.render import image
 from dt_jax.render import video
 
 
+class FrameVertices:
+  """A blendshape clip's vertices [T, V, 3], each frame computed when it is read: rendering and OBJ frames take one
+  at a time, so no [T, V, 3] array grows with the clip (a 30-minute clip's would be 300 MB)."""
+
+  def __init__(self, rig, motion: np.ndarray, speaker: int):
+    self.rig, self.motion, self.speaker = rig, motion, speaker
+
+  def __len__(self) -> int:
+    return len(self.motion)
+
+  def __getitem__(self, t: int) -> np.ndarray:
+    return self.rig.vertices(self.motion[t:t + 1], self.speaker)[0]                # [V, 3]
+
+  def __iter__(self):
+    return (self[t] for t in range(len(self)))
+
+
 @dataclasses.dataclass(frozen=True)
 class Formats:
   """Which files to write beside the .npy and its JSON sidecar."""
@@ -67,7 +84,8 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   rig, base = ds.rig, os.path.join(out_dir, stem)
   has_mesh = rig is not None and rig.templates is not None
   coefficient_space = rig is None or rig.basis is not None or not has_mesh
-  verts = rig.vertices(motion, speaker) if has_mesh else None                       # [T, V, 3]
+  verts = None if not has_mesh else (FrameVertices(rig, motion, speaker) if coefficient_space    # [T, V, 3]
+                                     else rig.vertices(motion, speaker))
   data = motion if coefficient_space else verts
   written = {"npy": base + ".npy", "json": base + ".json"}
   np.save(written["npy"], np.asarray(data, np.float32))
