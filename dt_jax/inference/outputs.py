@@ -84,8 +84,9 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   rig, base = ds.rig, os.path.join(out_dir, stem)
   has_mesh = rig is not None and rig.templates is not None
   coefficient_space = rig is None or rig.basis is not None or not has_mesh
-  verts = None if not has_mesh else (FrameVertices(rig, motion, speaker) if coefficient_space    # [T, V, 3]
-                                     else rig.vertices(motion, speaker))
+  verts = None                                                                      # [T, V, 3]
+  if has_mesh:
+    verts = FrameVertices(rig, motion, speaker) if coefficient_space else rig.vertices(motion, speaker)
   data = motion if coefficient_space else verts
   written = {"npy": base + ".npy", "json": base + ".json"}
   np.save(written["npy"], np.asarray(data, np.float32))

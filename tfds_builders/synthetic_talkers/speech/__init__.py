@@ -142,7 +142,6 @@ class Synthesizer:
     phones = [phones_lib.make(a, b, label, alphabet=alphabet) for a, b, label in raw]
     return Utterance(audio=finish(audio, rate, prosody), phones=phones)
 
-
   def _neural(self, text: str, voice: NeuralVoice, prosody: Prosody, *, seed: int):
     from tfds_builders.synthetic_talkers.speech import world  # pylint: disable=g-import-not-at-top
     engine = self._engine(voice.engine)
