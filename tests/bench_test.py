@@ -68,6 +68,20 @@ def test_interleaved_ratios_on_a_synthetic_clock():
   assert fast["median"] == pytest.approx(2.0, rel=0.02) and fast["q25"] <= fast["median"] <= fast["q75"]
 
 
+def test_generators_compile_each_timed_call_once(monkeypatch):
+  """The FPS and the interleaved speed-ups share one compiled call per (run, steps, batch)."""
+  from dt_jax.bench import timing  # pylint: disable=g-import-not-at-top
+  built = []
+  monkeypatch.setattr(timing, "generator", lambda run, **kw: built.append(kw) or (lambda: None, 1.0, 30))
+  generators, run = timing.Generators(clip_seconds=1.0), object()
+  assert generators.get(run, num_steps=2, batch=1) is generators.get(run, num_steps=2, batch=1)
+  generators.get(run, num_steps=2, batch=8)
+  generators.get(run, num_steps=4, batch=8)
+  assert [(b["num_steps"], b["batch"], b["clip_seconds"]) for b in built] == [(2, 1, 1.0), (2, 8, 1.0), (4, 8, 1.0)]
+  with pytest.raises(ValueError, match="1.0 s clips"):
+    timing.speed(run, num_steps=2, batch=1, clip_seconds=2.0, reps=1, generators=generators)
+
+
 def test_verdict_says_which_metrics_agree_with_the_paper():
   def row(name, kind, lve, eve, upper):
     return {"name": name, "kind": kind, "num_steps": 2, "device": "cpu",
@@ -109,8 +123,7 @@ def test_benchmark_launcher_times_untrained_models(tmp_path):
   assert proc.returncode != 0 and "either --teacher" in proc.stderr
   out = str(tmp_path / "speed")
   proc = run("--untrained=dataset=synthetic_talkers,scale=tiny", "--clip_seconds=1", "--large_batch=2", "--reps=1",
-             "--pairs=3",
-             f"--data_dir={tmp_path}/nodata", f"--out={out}")
+             "--pairs=3", "--large_batch_pairs=2", f"--data_dir={tmp_path}/nodata", f"--out={out}")
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = json.load(open(os.path.join(out, "results.json")))
   rows = {r["name"]: r for r in results["rows"]}
@@ -120,6 +133,7 @@ def test_benchmark_launcher_times_untrained_models(tmp_path):
     assert all(s["fps"] > 0 and s["frames"] == 30 for s in r["speed"].values())
   assert rows["teacher-16"]["speedup"]["batch_1"]["median"] == 1.0 and rows["student-2"]["size_ratio"] < 1.0
   assert rows["student-2"]["speedup"]["batch_1"]["pairs"] == 3                 # interleaved timings
+  assert rows["student-2"]["speedup"]["batch_2"]["pairs"] == 2
   table = open(os.path.join(out, "table.md")).read()
   assert table.startswith("### speed and size") and "| student-2 | 2 |" in table and "| student-2 | 2 |" in proc.stdout
   report = open(os.path.join(out, "report.md")).read()

@@ -49,8 +49,9 @@ def device_name() -> str:
 
 
 def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_seconds: float, large_batch: int,
-            reps: int, device_count: int) -> dict[str, Any]:
-  """Everything the benchmark records for one row."""
+            reps: int, device_count: int, generators: timing.Generators | None = None) -> dict[str, Any]:
+  """Everything the benchmark records for one row. `generators`: where the timed calls are compiled and kept (for
+  `speedups` to time the same ones)."""
   out = {"name": row.name, "kind": row.kind, "num_steps": row.num_steps, "device": device_name(),
          "workdir": row.run.workdir if row.run else None, "quality": {}}
   if row.run is not None and row.run.workdir is None:
@@ -65,7 +66,7 @@ def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_
     return out
   out["size"] = sizes(row.run.params)
   out["speed"] = {f"batch_{b}": timing.speed(row.run, num_steps=row.num_steps, batch=b, clip_seconds=clip_seconds,
-                                             reps=reps) for b in (1, large_batch)}
+                                             reps=reps, generators=generators) for b in (1, large_batch)}
   if splits:
     longest = max(range(len(dataset.splits[splits[0]])), key=lambda i: len(dataset.splits[splits[0]][i]["audio"]))
     out["streaming"] = streaming.measure(row.run, example=dataset.splits[splits[0]][longest])
@@ -77,23 +78,25 @@ def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_
 
 
 def speedups(rows: list[rows_lib.Row], results: list[dict], *, clip_seconds: float, large_batch: int,
-             pairs: int) -> None:
-  """Each timed row's speed-up over the teacher at batch 1 and at the large batch, from `pairs` interleaved
-  (teacher, row) timings on the same inputs (timing.interleaved), into results[i]['speedup'] (in place; rows that
-  already have one keep it)."""
+             pairs: int, large_batch_pairs: int | None = None, generators: timing.Generators | None = None) -> None:
+  """Each timed row's speed-up over the teacher at batch 1 and at the large batch, from `pairs` (at the large batch
+  `large_batch_pairs`, default `pairs`) interleaved (teacher, row) timings on the same inputs (timing.interleaved),
+  into results[i]['speedup'] (in place; rows that already have one keep it). `generators`: compiled calls to reuse
+  (those `measure` timed)."""
   teacher = next((row for row in rows if row.kind == "teacher"), None)
   todo = [(row, r) for row, r in zip(rows, results) if row.run is not None and row is not teacher]
   if teacher is None or not todo:
     return
-  for batch in (1, large_batch):
+  generators = generators or timing.Generators(clip_seconds=clip_seconds)
+  for batch, n in ((1, pairs), (large_batch, large_batch_pairs or pairs)):
     key = f"batch_{batch}"
     pending = [(row, r) for row, r in todo if key not in r.get("speedup", {})]
     if not pending:
       continue
-    base, _, _ = timing.generator(teacher.run, num_steps=teacher.num_steps, batch=batch, clip_seconds=clip_seconds)
+    base, _, _ = generators.get(teacher.run, num_steps=teacher.num_steps, batch=batch)
     for row, r in pending:
-      call, _, _ = timing.generator(row.run, num_steps=row.num_steps, batch=batch, clip_seconds=clip_seconds)
-      r.setdefault("speedup", {})[key] = timing.interleaved(base, call, pairs=pairs)
+      call, _, _ = generators.get(row.run, num_steps=row.num_steps, batch=batch)
+      r.setdefault("speedup", {})[key] = timing.interleaved(base, call, pairs=n)
   for r in results:
     if r["kind"] == "teacher":
       r["speedup"] = {f"batch_{b}": {"median": 1.0} for b in (1, large_batch)}

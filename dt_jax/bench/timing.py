@@ -42,6 +42,22 @@ def generator(run: loading.Run, *, num_steps: int, batch: int, clip_seconds: flo
   return call, compile_s, frames
 
 
+class Generators:
+  """Compiled generators (`generator`'s triples) by (run, steps, batch, devices), each built once: a row's frames per
+  second and its interleaved speed-up over the teacher time the same compiled call, with no second compile."""
+
+  def __init__(self, *, clip_seconds: float):
+    self.clip_seconds = clip_seconds
+    self._built: dict[tuple, tuple[Callable[[], Any], float, int]] = {}
+
+  def get(self, run: loading.Run, *, num_steps: int, batch: int, devices=None):
+    key = (id(run), num_steps, batch, None if devices is None else tuple(d.id for d in devices))
+    if key not in self._built:
+      self._built[key] = generator(run, num_steps=num_steps, batch=batch, clip_seconds=self.clip_seconds,
+                                   devices=devices)
+    return self._built[key]
+
+
 def _seconds(call, clock=time.perf_counter) -> float:
   t0 = clock()
   call()
@@ -49,10 +65,13 @@ def _seconds(call, clock=time.perf_counter) -> float:
 
 
 def speed(run: loading.Run, *, num_steps: int, batch: int, clip_seconds: float, reps: int,
-          devices=None) -> dict[str, Any]:
-  """Frames per second of one model (median of `reps` calls after a warm-up); compile time apart."""
-  call, compile_s, frames = generator(run, num_steps=num_steps, batch=batch, clip_seconds=clip_seconds,
-                                      devices=devices)
+          devices=None, generators: Generators | None = None) -> dict[str, Any]:
+  """Frames per second of one model (median of `reps` calls after a warm-up); compile time apart. `generators`:
+  take the compiled call from (and leave it in) this cache."""
+  if generators is not None and generators.clip_seconds != clip_seconds:
+    raise ValueError(f"generators time {generators.clip_seconds} s clips, not {clip_seconds} s")
+  generators = generators or Generators(clip_seconds=clip_seconds)
+  call, compile_s, frames = generators.get(run, num_steps=num_steps, batch=batch, devices=devices)
   seconds = float(np.median([_seconds(call) for _ in range(reps)]))
   return {"batch": batch, "frames": frames, "clip_seconds": clip_seconds, "compile_s": compile_s,
           "seconds": seconds, "fps": batch * frames / seconds, "reps": reps,
