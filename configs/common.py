@@ -85,4 +85,4 @@ def model(scale: str) -> ml_collections.ConfigDict:
       personalizer=dict(width=width, heads=2 if scale == "tiny" else 4, temperature=0.1, use_identity=True,
                         use_emotion=True),
       denoiser=dict(width=width, layers={"tiny": 2, "small": 3, "paper": 6}[scale],
-                    heads=2 if scale == "tiny" else 4, dropout=0.1 if scale == "paper" else 0.0)))
+                    heads=2 if scale == "tiny" else 4, dropout=0.1 if scale == "paper" else 0.0, noise_gate=False)))

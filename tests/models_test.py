@@ -1,4 +1,5 @@
 """Models: shapes for any clip length, masks, ablation switches, and the encoder's frame alignment."""
+import dataclasses
 import functools
 
 import jax
@@ -36,6 +37,25 @@ def test_any_clip_length(frames):
   audio = jax.random.normal(jax.random.PRNGKey(1), (2, round(frames * 16000 / 30)))
   out, aux = m(params, audio, jnp.zeros((2, frames, 52)), jnp.zeros((2,)), jnp.ones((2, frames)))
   assert out.shape == (2, frames, 52) and aux["identity_logits"].shape == (2, 4)
+
+
+def test_noise_gate_starts_as_the_plain_denoiser_and_can_drop_the_noisy_motion():
+  """The gate is zero at init (the same output as without it, given the same weights); set to -1 at a noise level,
+  that level's output no longer depends on z."""
+  cfg = dn.DenoiserConfig(width=16, layers=1, heads=2, dropout=0.0)
+  plain, gated = dn.Denoiser(cfg, 52), dn.Denoiser(dataclasses.replace(cfg, noise_gate=True), 52)
+  z, feats = jax.random.normal(jax.random.PRNGKey(1), (2, 12, 52)), jnp.ones((2, 12, 16))
+  kw = dict(audio_feats=feats, personal=feats, logsnr=jnp.array([-20.0, 3.0]), mask=jnp.ones((2, 12)))
+  params = gated.init(jax.random.PRNGKey(0), z, **kw)["params"]
+  assert not np.any(params["motion_gate"]["kernel"])
+  np.testing.assert_allclose(gated.apply({"params": params}, z, **kw),
+                             plain.apply({"params": {k: v for k, v in params.items() if k != "motion_gate"}}, z, **kw),
+                             atol=1e-6)
+  closed = {**params, "motion_gate": {"kernel": params["motion_gate"]["kernel"],
+                                      "bias": jnp.full_like(params["motion_gate"]["bias"], -1.0)}}
+  a = gated.apply({"params": closed}, z, **kw)
+  b = gated.apply({"params": closed}, 3.0 * z, **kw)
+  np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_vertex_dimension():

@@ -17,6 +17,7 @@ class DenoiserConfig:
   heads: int = 4
   dropout: float = 0.1
   pos_conv_kernel: int = 9      # a grouped temporal convolution gives every frame its neighbours' positions
+  noise_gate: bool = False      # scale the noisy motion's embedding by a learned function of the noise level
 
 
 class Denoiser(nn.Module):
@@ -28,7 +29,11 @@ class Denoiser(nn.Module):
     cfg = self.cfg                                   # z [B, T, D], audio_feats [B, T, C], personal [B, T, d]
     noise = nn.Dense(cfg.width, name="noise_out")(nn.silu(nn.Dense(cfg.width, name="noise_in")(
         layers.logsnr_embedding(logsnr, cfg.width))))                               # [B, W]
-    h = (nn.Dense(cfg.width, name="motion_in")(z) + nn.Dense(cfg.width, name="audio_in")(audio_feats)
+    motion = nn.Dense(cfg.width, name="motion_in")(z)                                # [B, T, W]
+    if cfg.noise_gate:          # lets the model drop z where it is nearly pure noise (u -> 1), keep it where clean
+      scale = nn.Dense(cfg.width, kernel_init=nn.initializers.zeros, name="motion_gate")(nn.silu(noise))  # [B, W]
+      motion = motion * (1.0 + scale[:, None])
+    h = (motion + nn.Dense(cfg.width, name="audio_in")(audio_feats)
          + nn.Dense(cfg.width, name="personal_in")(personal) + noise[:, None])
     h = h + nn.gelu(nn.Conv(cfg.width, (cfg.pos_conv_kernel,), padding="SAME", feature_group_count=4,
                             name="pos_conv")(h * mask[..., None]))                    # [B, T, W]
