@@ -1,17 +1,11 @@
-"""Shared fixtures. Tests run on one CPU device, as a user's machine has (8 simulated devices made every training
-step an 8-way program on 2 cores); a test marked `@pytest.mark.devices(8)` runs in a child pytest that simulates
-8 (set before JAX is imported there), sharing this run's tiny corpus and runs. One JAX compilation cache per test
-run, shared by its xdist workers, their children and the launchers they start, so the many tests that compile the
-same tiny models pay each compile once (a fresh folder every run: nothing carries over between runs)."""
+"""Shared fixtures. 8 simulated CPU devices (set before JAX is imported) for the sharding tests, and one JAX
+compilation cache per test run, shared by its xdist workers and the launchers they start, so the many tests that
+compile the same tiny models pay each compile once (a fresh folder every run: nothing carries over between runs)."""
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-_DEVICES = int(os.environ.get("DT_JAX_TEST_DEVICES", "1"))        # the child of a devices(N) test sets N
-if _DEVICES > 1:
-  os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={_DEVICES}"
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 _OWN_CACHE = None if "JAX_COMPILATION_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="dt_jax_tests_jax_")
 if _OWN_CACHE:
@@ -30,30 +24,9 @@ def pytest_sessionfinish(session):
 
 
 def _run_root(tmp_path_factory):
-  """A folder this test run's pytest-xdist workers (and their devices(N) children) share."""
-  import pathlib  # pylint: disable=g-import-not-at-top
-  if os.environ.get("DT_JAX_TEST_ROOT"):
-    return pathlib.Path(os.environ["DT_JAX_TEST_ROOT"])
+  """A folder this test run's pytest-xdist workers share (their common temp root)."""
   base = tmp_path_factory.getbasetemp()
   return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-def pytest_pyfunc_call(pyfuncitem):
-  """A test marked devices(N) on a process with fewer devices runs in a child pytest with N simulated CPU devices;
-  its result is the child's (its fixtures here are set up, so shared builds are ready for the child)."""
-  marker = pyfuncitem.get_closest_marker("devices")
-  if marker is None or _DEVICES >= marker.args[0]:
-    return None
-  root = _run_root(pyfuncitem.config._tmp_path_factory)  # pylint: disable=protected-access
-  env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
-  env.update(DT_JAX_TEST_DEVICES=str(marker.args[0]), DT_JAX_TEST_ROOT=str(root))
-  basetemp = tempfile.mkdtemp(prefix="devices_", dir=root)
-  cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-         f"--basetemp={basetemp}", f"{pyfuncitem.path}::{pyfuncitem.name}"]
-  proc = subprocess.run(cmd, cwd=str(pyfuncitem.config.rootpath), env=env, capture_output=True, text=True,
-                        timeout=600)
-  assert proc.returncode == 0, f"on {marker.args[0]} devices:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-  return True
 
 
 @pytest.fixture(scope="session")

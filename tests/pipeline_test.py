@@ -104,7 +104,6 @@ def test_real_corpus_batches(tiny):
   assert np.all(np.isfinite(b["motion"])) and b["motion"].max() <= 1.0
 
 
-@pytest.mark.devices(8)
 def test_global_batch_over_eight_devices():
   assert jax.device_count() == 8
   mesh = sharding.data_mesh()

@@ -42,7 +42,6 @@ def _one_step(cfg, tiny, devices, rules):
   return jax.device_get(state.params), float(metrics["loss"])
 
 
-@pytest.mark.devices(8)
 def test_sharded_step_equals_single_device(tiny, tiny_data_dir):
   cfg = _cfg(tiny_data_dir)
   single, loss1 = _one_step(cfg, tiny, jax.devices()[:1], [(".*", "replicate")])
