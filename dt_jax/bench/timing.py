@@ -48,14 +48,14 @@ class Generators:
 
   def __init__(self, *, clip_seconds: float):
     self.clip_seconds = clip_seconds
-    self._built: dict[tuple, tuple[Callable[[], Any], float, int]] = {}
+    self._built: dict[tuple, tuple[loading.Run, tuple[Callable[[], Any], float, int]]] = {}
 
   def get(self, run: loading.Run, *, num_steps: int, batch: int, devices=None):
     key = (id(run), num_steps, batch, None if devices is None else tuple(d.id for d in devices))
-    if key not in self._built:
-      self._built[key] = generator(run, num_steps=num_steps, batch=batch, clip_seconds=self.clip_seconds,
-                                   devices=devices)
-    return self._built[key]
+    if key not in self._built:    # the run is kept with its call, so its id is not reused while cached
+      self._built[key] = (run, generator(run, num_steps=num_steps, batch=batch, clip_seconds=self.clip_seconds,
+                                         devices=devices))
+    return self._built[key][1]
 
 
 def _seconds(call, clock=time.perf_counter) -> float:
