@@ -20,6 +20,7 @@ _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
 _STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
                               lower_bound=1)
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
+_GUIDANCE = flags.DEFINE_float("guidance", None, "Classifier-free guidance weight w (default: the run's).")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
@@ -31,6 +32,8 @@ def main(argv):
   checkpoint.quiet_orbax_logs()
   run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
   ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
+  if _GUIDANCE.value is not None:
+    run.cfg.diffusion.guidance = _GUIDANCE.value
   rows = {}
   if _BASELINE.value == "static":
     rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, sampling.static_predictor, seeds=(0,),
@@ -41,7 +44,8 @@ def main(argv):
                                                       batch_size=_BATCH.value)
   out = _OUT.value or _CKPT.value
   os.makedirs(out, exist_ok=True)
-  name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{steps}step'}.json"
+  name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{steps}step'}"
+  name += f"_w{run.guidance:g}.json" if run.guidance != 1.0 and not _BASELINE.value else ".json"
   with open(os.path.join(out, name), "w") as f:
     json.dump(rows, f, indent=1)
   print(next(iter(rows.values()))["space"])

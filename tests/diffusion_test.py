@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dt_jax.diffusion import guidance
 from dt_jax.diffusion import losses
 from dt_jax.diffusion import process
 from dt_jax.diffusion import samplers
@@ -114,3 +115,15 @@ def test_bad_sampler_arguments():
     samplers.sample(lambda z, l: z, z_init=jnp.zeros((1, 2)), num_steps=2, sampler="euler")
   with pytest.raises(ValueError, match="needs an rng"):
     samplers.sample(lambda z, l: z, z_init=jnp.zeros((1, 2)), num_steps=2, sampler="ancestral")
+
+
+def test_guidance_combination_and_condition_dropout_share():
+  x_c, x_u = jnp.full((2, 3), 2.0), jnp.full((2, 3), 0.5)
+  np.testing.assert_allclose(guidance.x_guided(x_cond=x_c, x_uncond=x_u, w=1.0), x_c)
+  np.testing.assert_allclose(guidance.x_guided(x_cond=x_c, x_uncond=x_u, w=0.0), x_u)
+  np.testing.assert_allclose(guidance.x_guided(x_cond=x_c, x_uncond=x_u, w=3.0), 5.0)
+  keep = guidance.keep(jax.random.PRNGKey(0), batch=20000, drop=0.1)
+  assert set(np.unique(keep)) == {0.0, 1.0} and abs(1.0 - float(keep.mean()) - 0.1) < 0.01
+  assert np.all(guidance.keep(jax.random.PRNGKey(0), batch=8, drop=0.0) == 1.0)
+  with pytest.raises(ValueError, match="condition dropout"):
+    guidance.keep(jax.random.PRNGKey(0), batch=8, drop=1.0)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import ours2
 from dt_jax.data import pipeline
 from dt_jax.data import sharding as data_sharding
 from dt_jax.diffusion import samplers
@@ -73,6 +74,18 @@ def test_plan_and_upper_face_channels():
   assert 0 < len(ch) < 52
   with pytest.raises(ValueError, match="upper_face"):
     enhancer.upper_face_channels(motion_dim=300, rig=None)
+
+
+def test_a_guided_teacher_teaches_round_one_only():
+  """The teacher's guidance weight goes into the first round's targets; later rounds are taught by students (which
+  sample unguided), and the no_distillation baseline learns from the data."""
+  d = ours2.get_config("scale=tiny").distill
+  got = [(s.name, s.loss.teacher_guidance) for s in plan_lib.stages(d, teacher_steps=16, face_channels=(0,),
+                                                                     teacher_guidance=4.0)]
+  assert got == [("encoder", 1.0), ("steps_8", 4.0), ("steps_4", 1.0), ("steps_2", 1.0)]
+  base = ours2.get_config("scale=tiny,variant=no_distillation").distill
+  assert {s.loss.teacher_guidance for s in plan_lib.stages(base, teacher_steps=16, face_channels=(0,),
+                                                           teacher_guidance=4.0)} == {1.0}
 
 
 def test_info_nce_prefers_the_diagonal():

@@ -137,3 +137,26 @@ def test_student_encoder_costs_under_an_eighth_of_the_teachers(scale):
     return lowered.cost_analysis()["flops"]
 
   assert flops(student=True) < flops(student=False) / 8
+
+
+def test_condition_dropout_and_guided_denoiser():
+  """keep = 0 makes an example's prediction independent of its audio (the unconditional model guidance needs);
+  w = 1 is the conditional denoiser; w = 2 is x_u + 2 (x_c - x_u), batched, per example."""
+  cfg = _cfg()
+  m, params = _init(cfg)
+  model, frames = talker.Talker(cfg), 30
+  audio = jax.random.normal(jax.random.PRNGKey(1), (2, frames * 1600 // 3))
+  z, lam, mask = jax.random.normal(jax.random.PRNGKey(2), (2, frames, 52)), jnp.array([-3.0, 1.0]), jnp.ones((2, frames))
+  keep = jnp.array([0.0, 1.0])
+  a, _ = m(params, audio, z, lam, mask, keep=keep)
+  b, _ = m(params, 5.0 * audio[::-1], z, lam, mask, keep=keep)
+  np.testing.assert_allclose(a[0], b[0], atol=1e-5)                # dropped: the audio does not matter
+  assert np.max(np.abs(a[1] - b[1])) > 1e-3                         # kept: it does
+  feats, personal, _ = model.apply(params, audio, mask, method=talker.Talker.encode)
+  denoise = lambda w: talker.denoiser_fn(model, params["params"], feats, personal, mask, guidance=w)(z, lam)
+  x_c = model.apply(params, z, lam, feats, personal, mask, method=talker.Talker.denoise)
+  x_u = model.apply(params, z, lam, jnp.zeros_like(feats), jnp.zeros_like(personal), mask,
+                    method=talker.Talker.denoise)
+  np.testing.assert_allclose(denoise(1.0), x_c, atol=1e-6)
+  np.testing.assert_allclose(denoise(2.0), 2.0 * x_c - x_u, atol=1e-4)
+  np.testing.assert_allclose(a[0], m(params, audio, z, lam, mask, keep=jnp.zeros(2))[0][0], atol=1e-5)

@@ -71,11 +71,13 @@ class Stage:
     return "dis"
 
 
-def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...]) -> list[Stage]:
+def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...], teacher_guidance: float = 1.0) -> list[Stage]:
   """The stages of config block `d` (cfg.distill) for a teacher of `teacher_steps`: the encoder stage first (on the
   teacher's own grid, the teacher's personalizer and denoiser untouched) unless it comes from `encoder_from`, then
   the halving rounds. The `no_distillation` variant (target "data") and consistency distillation (target
-  "consistency", on the teacher's own grid) get one stage with all the halving rounds' budget."""
+  "consistency", on the teacher's own grid) get one stage with all the halving rounds' budget. The first round's
+  targets come from the teacher sampled with its guidance weight `teacher_guidance`; later rounds' teachers are
+  students, which sample unguided."""
   rounds = plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target=d.target)
   halvings = len(plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target="teacher"))
   per_round = d.steps_per_round * (halvings if d.target in ("data", "consistency") else 1)
@@ -90,5 +92,6 @@ def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...]) -> list[Sta
     grid = teacher_steps if d.target == "consistency" else n        # consistency: pairs on the teacher's grid
     out.append(Stage(f"steps_{n}", n, per_round, distill_step.DistillConfig(
         num_student_steps=grid, target=d.target, w_ae=d.w_ae if k < d.ae_rounds else 0.0,
-        ema_decay=d.ema_decay, **common), d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
+        ema_decay=d.ema_decay, teacher_guidance=teacher_guidance if k == 0 and d.target != "data" else 1.0,
+        **common), d.seed + k, f"steps_{rounds[k - 1]}" if k else None))
   return out

@@ -69,7 +69,7 @@ def transplant(params, source) -> tuple[dict, list[str], list[str]]:
 def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict(cfg.to_dict())
   c.model = model_cfg
-  c.diffusion = dict(num_steps=num_steps)
+  c.diffusion = dict(num_steps=num_steps, guidance=1.0)    # a student samples unguided: guidance is in its targets
   c.distill.teacher = teacher
   c.distill.teacher_realpath = os.path.realpath(teacher)   # `teacher` may be relative to the launch directory
   return c
@@ -235,7 +235,8 @@ def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None) -> 
                      student=loading.model_for(ml_collections.ConfigDict({"model": model_cfg}), ds),
                      heads=enhancer.EnhancerHeads(cfg.distill.heads_width), teacher_dir=teacher_dir, workdir=workdir)
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
-  stage_list = plan_lib.stages(cfg.distill, teacher_steps=run.num_steps, face_channels=face)
+  stage_list = plan_lib.stages(cfg.distill, teacher_steps=run.num_steps, face_channels=face,
+                               teacher_guidance=run.guidance)
   # `source` initialises the next stage's student; `teacher` / `t_params` teach the next round.
   source_params = (shared_encoder_stage(cfg.distill.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
                    if cfg.distill.encoder_from else run.params)

@@ -2,7 +2,8 @@
 
   L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_out or L_ae)
 L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
-the same z, noise level and audio. L_ae: the student's (projected) audio features against the frozen teacher
+the same z, noise level and audio; a guided teacher (classifier-free guidance, diffusion/guidance.py) teaches
+with its guided predictions, so the student samples unguided with the guidance built in. L_ae: the student's (projected) audio features against the frozen teacher
 encoder's, frame-aligned (encoder compression). L_pc: the enhancer (enhancer.py). L_id, L_emo: the personalizer's
 InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stage before the first round: only
 the student's encoder and projection get gradients, from L_out (the copied denoiser on the student's features
@@ -46,6 +47,7 @@ class DistillConfig:
   face_channels: tuple[int, ...] = ()   # upper-face motion channels for L_pc
   encoder_only: bool = False         # the encoder-compression stage before the first round
   encoder_loss: str = "outputs"      # its loss: "outputs" (match the teacher's x prediction) | "features" (L_ae)
+  teacher_guidance: float = 1.0      # the teacher's classifier-free guidance weight in its targets (round 1)
 
 
 class DistillState(flax.struct.PyTreeNode):
@@ -118,8 +120,7 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
   if cfg.encoder_only:
     return _encoder_stage_loss(trainable["student"], teacher_params, z=z, logsnr=logsnr, audio=audio, mask=mask,
                                t_feats=t_feats, t_personal=t_personal, student=student, teacher=teacher, cfg=cfg)
-  t_denoise = lambda zz, lam: teacher.apply({"params": teacher_params}, zz, lam, t_feats, t_personal, mask,
-                                            method=talker.Talker.denoise)
+  t_denoise = talker.denoiser_fn(teacher, teacher_params, t_feats, t_personal, mask, guidance=cfg.teacher_guidance)
   if cfg.target == "teacher":
     x_target, _ = targets.x_target(t_denoise, z=z, i=i, num_student_steps=n)
   elif cfg.target == "data":

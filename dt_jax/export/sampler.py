@@ -49,7 +49,8 @@ class Sampler:
 def from_run(run: loading.Run, *, num_steps: int | None = None) -> Sampler:
   """The exportable sampler of a loaded run (a student round, or a teacher) with `num_steps` DDIM steps."""
   steps = int(num_steps or run.num_steps)
-  fn = sampling.sample_fn(run.model, num_steps=steps, stats=run.stats, unroll=True, sampler=run.sampler)
+  fn = sampling.sample_fn(run.model, num_steps=steps, stats=run.stats, unroll=True, sampler=run.sampler,
+                          guidance=run.guidance)
   params = jax.tree.map(np.asarray, run.params)
 
   def sample(audio, noise):

@@ -22,7 +22,8 @@ from dt_jax.train import checkpoint as ckpt_lib
 # Keys added after runs were first saved, with the value that reproduces what those runs did.
 _ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("train", "freeze_feature_extractor", False),
                ("train", "freeze_encoder_layers", 0), ("model", "audio_encoder_init", ""),
-               ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95))
+               ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95),
+               ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -82,6 +83,11 @@ class Run:
   @property
   def num_steps(self) -> int:
     return int(self.cfg.diffusion.num_steps)
+
+  @property
+  def guidance(self) -> float:
+    """The classifier-free guidance weight w its sampler uses (1: none; distilled students have it built in)."""
+    return float(self.cfg.diffusion.guidance)
 
   @property
   def sampler(self) -> str:

@@ -16,10 +16,11 @@ from dt_jax.runs import loading
 
 
 def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats, unroll: bool = False,
-              sampler: str = "ddim"):
+              sampler: str = "ddim", guidance: float = 1.0):
   """The whole jitted generator: (params, audio [B, S], mask [B, T], z_init [B, T, D]) -> motion [B, T, D] in data
   units; audio encoding once, then `num_steps` DDIM steps (`unroll`: written out, for exporters) or, with
-  sampler="consistency", multistep consistency sampling. An optional fifth argument {'identity' / 'emotion':
+  sampler="consistency", multistep consistency sampling; `guidance` w != 1: classifier-free guidance at every
+  step (diffusion/guidance.py). An optional fifth argument {'identity' / 'emotion':
   [B, d]} overrides the personal embeddings (see Personalizer)."""
   if sampler not in ("ddim", "consistency"):
     raise ValueError(f"unknown sampler {sampler!r}: ddim or consistency")
@@ -27,8 +28,7 @@ def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.Moti
   def run(params, audio, mask, z_init, embeddings=None):
     feats, personal, _ = model.apply({"params": params}, audio, mask, embeddings=embeddings,
                                      method=talker.Talker.encode)
-    denoise = lambda z, logsnr: model.apply({"params": params}, z, logsnr, feats, personal, mask,
-                                            method=talker.Talker.denoise)
+    denoise = talker.denoiser_fn(model, params, feats, personal, mask, guidance=guidance)
     if sampler == "consistency":
       f = lambda z, logsnr: consistency.consistency_fn(z=z, x_net=denoise(z, logsnr), logsnr=logsnr)
       x = consistency.sample(f, z_init=z_init, num_steps=num_steps)
@@ -43,7 +43,8 @@ def run_sample_fn(run: loading.Run, *, num_steps: int | None = None):
   streams and predictors of one run share its compilations."""
   key = ("sample", int(num_steps or run.num_steps))
   if key not in run.compiled:
-    run.compiled[key] = sample_fn(run.model, num_steps=key[1], stats=run.stats, sampler=run.sampler)
+    run.compiled[key] = sample_fn(run.model, num_steps=key[1], stats=run.stats, sampler=run.sampler,
+                                  guidance=run.guidance)
   return run.compiled[key]
 
 

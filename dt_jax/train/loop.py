@@ -52,7 +52,7 @@ def all_finite(tree):
 def step_config(cfg) -> step_lib.StepConfig:
   return step_lib.StepConfig(num_steps=cfg.diffusion.num_steps, w_identity=cfg.train.w_identity,
                              w_emotion=cfg.train.w_emotion, ema_decay=cfg.train.ema_decay,
-                             w_velocity=cfg.train.w_velocity)
+                             w_velocity=cfg.train.w_velocity, cond_drop=cfg.train.cond_drop)
 
 
 class Logs:

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from dt_jax.diffusion import guidance
 from dt_jax.diffusion import losses as diffusion_losses
 from dt_jax.diffusion import process
 from dt_jax.diffusion import schedule
@@ -22,6 +23,7 @@ class StepConfig:
   w_emotion: float = 0.1
   ema_decay: float = 0.999
   w_velocity: float = 0.0       # weight of the velocity loss (frame differences); 0 leaves it out
+  cond_drop: float = 0.0        # share of examples trained without their conditioning (classifier-free guidance)
 
 
 def personalizer_terms(aux, batch, *, w_identity: float, w_emotion: float):
@@ -39,12 +41,13 @@ def personalizer_terms(aux, batch, *, w_identity: float, w_emotion: float):
 def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
   """(scalar loss, metrics) for a batch {audio [B, S], motion [B, T, D], mask [B, T], speaker, emotion}."""
   x, mask = batch["motion"], batch["mask"]
-  k_t, k_eps, k_drop = jax.random.split(rng, 3)
+  k_t, k_eps, k_drop, k_keep = jax.random.split(rng, 4)
   i = jax.random.randint(k_t, (x.shape[0],), 1, cfg.num_steps + 1)
   logsnr = schedule.logsnr_t(i / cfg.num_steps)                                       # [B]
   eps = jax.random.normal(k_eps, x.shape, x.dtype)
   z = process.z_t(x=x, eps=eps, logsnr=logsnr)
-  x_pred, aux = model.apply({"params": params}, batch["audio"], z, logsnr, mask, train=train,
+  keep = guidance.keep(k_keep, batch=x.shape[0], drop=cfg.cond_drop) if cfg.cond_drop and train else None
+  x_pred, aux = model.apply({"params": params}, batch["audio"], z, logsnr, mask, keep=keep, train=train,
                             rngs={"dropout": k_drop})
   x0 = diffusion_losses.x0_loss(x_pred=x_pred, x=x, logsnr=logsnr, mask=mask)        # [B]
   extra, metrics = personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
