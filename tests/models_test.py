@@ -146,7 +146,8 @@ def test_condition_dropout_and_guided_denoiser():
   m, params = _init(cfg)
   model, frames = talker.Talker(cfg), 30
   audio = jax.random.normal(jax.random.PRNGKey(1), (2, frames * 1600 // 3))
-  z, lam, mask = jax.random.normal(jax.random.PRNGKey(2), (2, frames, 52)), jnp.array([-3.0, 1.0]), jnp.ones((2, frames))
+  z, lam = jax.random.normal(jax.random.PRNGKey(2), (2, frames, 52)), jnp.array([-3.0, 1.0])
+  mask = jnp.ones((2, frames))
   keep = jnp.array([0.0, 1.0])
   a, _ = m(params, audio, z, lam, mask, keep=keep)
   b, _ = m(params, 5.0 * audio[::-1], z, lam, mask, keep=keep)

@@ -41,10 +41,10 @@ def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.Moti
 def run_sample_fn(run: loading.Run, *, num_steps: int | None = None):
   """sample_fn for `run` at `num_steps` (default: the run's), built once per run and step count, so animators,
   streams and predictors of one run share its compilations."""
-  key = ("sample", int(num_steps or run.num_steps))
+  key = ("sample", int(num_steps or run.num_steps), run.guidance)   # a changed cfg w compiles anew
   if key not in run.compiled:
     run.compiled[key] = sample_fn(run.model, num_steps=key[1], stats=run.stats, sampler=run.sampler,
-                                  guidance=run.guidance)
+                                  guidance=key[2])
   return run.compiled[key]
 
 
