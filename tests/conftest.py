@@ -5,7 +5,10 @@ import os
 import shutil
 import tempfile
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# The suite compiles far more than it runs: XLA's CPU backend at its lightest LLVM pipeline compiles the tiny
+# models' steps about 40% faster (docs/findings.md), and the launchers the tests start inherit the flags.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
+                      "--xla_llvm_disable_expensive_passes=true")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 _OWN_CACHE = None if "JAX_COMPILATION_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="dt_jax_tests_jax_")
 if _OWN_CACHE:
@@ -21,6 +24,13 @@ def pytest_sessionfinish(session):
   del session
   if _OWN_CACHE:
     shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def one_device_env():
+  """The environment of a launcher the tests start on one CPU device: this run's XLA flags less the device count."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device")]
+  return dict(os.environ, XLA_FLAGS=" ".join(flags))
 
 
 def _run_root(tmp_path_factory):

@@ -24,15 +24,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = [sys.executable, "launch/train.py", "--config=configs/ours16.py:dataset=synthetic_talkers,scale=tiny"]
 
 
-def _launch(args, **kw):
-  env = dict(os.environ, XLA_FLAGS="")
+def _launch(args, env, **kw):
   return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, **kw)
 
 
-def test_preempted_training_exits_143_and_resumes(tiny_data_dir, tmp_path):
+def test_preempted_training_exits_143_and_resumes(tiny_data_dir, tmp_path, one_device_env):
   args = TRAIN + [f"--config.data.data_dir={tiny_data_dir}", "--config.train.steps=400",
                   "--config.train.log_every=1", f"--workdir={tmp_path}"]
-  proc = subprocess.Popen(args, cwd=ROOT, env=dict(os.environ, XLA_FLAGS=""), stdout=subprocess.PIPE,
+  proc = subprocess.Popen(args, cwd=ROOT, env=one_device_env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 240
   while time.time() < deadline and proc.poll() is None:
@@ -49,16 +48,16 @@ def test_preempted_training_exits_143_and_resumes(tiny_data_dir, tmp_path):
   at = saved.latest_step()
   saved.close()
   assert 3 <= at < 400 and "step" not in out                               # saved, and no normal summary
-  again = _launch(args[:-1] + ["--config.train.steps=" + str(at + 2), f"--workdir={tmp_path}"])
+  again = _launch(args[:-1] + ["--config.train.steps=" + str(at + 2), f"--workdir={tmp_path}"], one_device_env)
   assert again.returncode == 0, again.stderr[-2000:]
   steps = [int(line.split('"step": ')[1].split(",")[0].rstrip("}")) for line in
            (tmp_path / "metrics.jsonl").read_text().splitlines() if "train/loss" in line]
   assert steps == list(range(1, at + 3))                                  # each step once, in order
 
 
-def test_a_second_process_on_a_locked_workdir_stops_naming_the_holder(tiny_data_dir, tmp_path):
+def test_a_second_process_on_a_locked_workdir_stops_naming_the_holder(tiny_data_dir, tmp_path, one_device_env):
   with workdir_lib.WorkdirLock(str(tmp_path)):
-    other = _launch(TRAIN + [f"--config.data.data_dir={tiny_data_dir}", f"--workdir={tmp_path}"])
+    other = _launch(TRAIN + [f"--config.data.data_dir={tiny_data_dir}", f"--workdir={tmp_path}"], one_device_env)
   assert other.returncode == 1
   last = other.stderr.strip().splitlines()[-1]
   assert last.startswith(f"train: {tmp_path} is in use by {socket.gethostname()} pid {os.getpid()} since ")
@@ -153,6 +152,6 @@ def test_resuming_with_another_model_names_the_keys(tiny_data_dir, tmp_path):
     ([sys.executable, "launch/animate.py", "--checkpoint=/nowhere", "--audio=launch"],
      "animate: launch: a directory, not an audio file"),
 ])
-def test_bad_arguments_end_in_one_line(args, says):
-  out = _launch(args)
+def test_bad_arguments_end_in_one_line(args, says, one_device_env):
+  out = _launch(args, one_device_env)
   assert out.returncode == 1 and out.stderr.strip().splitlines()[-1] == says

@@ -87,10 +87,10 @@ def _final_params(workdir):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_parameters(tiny_data_dir, tmp_path):
+def test_killed_run_resumes_to_the_same_parameters(tiny_data_dir, tmp_path, one_device_env):
   args = [sys.executable, "launch/train.py", "--config=configs/ours16.py:dataset=synthetic_talkers,scale=tiny",
           f"--config.data.data_dir={tiny_data_dir}", "--config.train.steps=20", "--config.train.save_every=10"]
-  env = dict(os.environ, XLA_FLAGS="")
+  env = one_device_env
   whole = subprocess.run(args + [f"--workdir={tmp_path / 'whole'}"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
   assert whole.returncode == 0, whole.stderr[-2000:]
@@ -121,10 +121,10 @@ def test_tiny_teacher_learns(tiny_data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_agree_with_one(tiny_data_dir, tmp_path):
+def test_two_processes_agree_with_one(tiny_data_dir, tmp_path, one_device_env):
   base = [sys.executable, "launch/train.py", "--config=configs/ours16.py:dataset=synthetic_talkers,scale=tiny",
           f"--config.data.data_dir={tiny_data_dir}", "--config.train.steps=1", "--config.train.save_every=1"]
-  env = dict(os.environ, XLA_FLAGS="")                             # one CPU device per process
+  env = one_device_env                                             # one CPU device per process
   port = 20000 + os.getpid() % 20000
   procs = [subprocess.Popen(base + [f"--workdir={tmp_path / 'two'}", f"--coordinator=127.0.0.1:{port}",
                                     "--num_processes=2", f"--process_id={i}"], cwd=ROOT, env=env,
