@@ -2,16 +2,17 @@
 
   L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_out or L_ae)
 L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
-the same z, noise level and audio; a guided teacher (classifier-free guidance, diffusion/guidance.py) teaches
-with its guided predictions, so the student samples unguided with the guidance built in. L_ae: the student's
-(projected) audio features against the frozen teacher encoder's, frame-aligned (encoder compression). L_pc: the
-enhancer (enhancer.py). L_id, L_emo: the personalizer's InfoNCE terms, as in the teacher. `encoder_only` is the encoder-compression stage before the first round: only
-the student's encoder and projection get gradients, from L_out (the copied denoiser on the student's features
-against the teacher's x prediction at the same z and noise level) or L_ae alone. With target="data" the
-teacher's target is replaced by the data (the `no_distillation` baseline: a plain diffusion loss on the student's
-own grid). With target="consistency" (consistency distillation, diffusion/consistency.py) L_dis is
-||f_theta(z_u, u) - f_ema(z_u', u')||^2 over valid frames, z_u' one teacher DDIM step nearer the data on the
-teacher's grid and f_ema the student's EMA (in the state): one student that samples in any number of steps.
+the same z, noise level and audio; a guided teacher (classifier-free guidance, diffusion/guidance.py) teaches with
+its guided predictions, so the student samples unguided with the guidance built in. L_ae: the student's (projected)
+audio features against the frozen teacher encoder's, frame-aligned (encoder compression). L_pc: the enhancer
+(enhancer.py). L_id, L_emo: the personalizer's InfoNCE terms, as in the teacher. `encoder_only` is the
+encoder-compression stage before the first round: only the student's encoder and projection get gradients, from
+L_out (the copied denoiser on the student's features against the teacher's x prediction at the same z and noise
+level) or L_ae alone. With target="data" the teacher's target is replaced by the data (the `no_distillation`
+baseline: a plain diffusion loss on the student's own grid). With target="consistency" (consistency distillation,
+diffusion/consistency.py) L_dis is ||f_theta(z_u, u) - f_ema(z_u', u')||^2 over valid frames, z_u' one teacher DDIM
+step nearer the data on the teacher's grid and f_ema the student's EMA (in the state): one student that samples in
+any number of steps.
 """
 from __future__ import annotations
 
