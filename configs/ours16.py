@@ -25,15 +25,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model.audio_encoder_init = args["audio_encoder"]
   if args["audio_encoder"]:
     c.model.encoder = ml_collections.ConfigDict(dataclasses.asdict(pretrained.load_config(args["audio_encoder"])))
-  # guidance: classifier-free, on the audio; at `small` w = 4 makes unheard voices articulate (docs/findings.md).
-  c.diffusion = dict(num_steps=16, guidance={"tiny": 1.0, "small": 4.0, "paper": 1.0}[scale])
+  # guidance: classifier-free, on the audio; at `small` w = 5 makes unheard voices articulate (docs/findings.md).
+  c.diffusion = dict(num_steps=16, guidance={"tiny": 1.0, "small": 5.0, "paper": 1.0}[scale])
   c.train = dict(steps={"tiny": 40, "small": 2000, "paper": 200_000}[scale], learning_rate=1e-3 if scale != "paper"
                  else 2e-4, warmup_steps={"tiny": 5, "small": 200, "paper": 5000}[scale], weight_decay=1e-4,
-                 clip_norm=1.0, ema_decay=0.999 if scale != "tiny" else 0.9, w_identity=0.1, w_emotion=0.1,
-                 w_velocity=0.0, cond_drop=0.0 if scale == "tiny" else 0.1, seed=0,
+                 clip_norm=1.0, ema_decay={"tiny": 0.9, "small": 0.9987, "paper": 0.999}[scale], w_identity=0.1,
+                 w_emotion=0.1, w_velocity=0.0, cond_drop=0.0 if scale == "tiny" else 0.1, seed=0,
                  log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
                  save_every={"tiny": 20, "small": 500, "paper": 5000}[scale],
                  freeze_feature_extractor=bool(args["audio_encoder"]), freeze_encoder_layers=0)
+  # ema_decay: at `small` an average over the last ~770 of 2000 steps keeps the upper face's variety (docs/findings.md).
   # w_velocity: FaceDiffuser's velocity loss beside the x0 loss; off, since it made the distilled student worse
   # (docs/findings.md).
   # Parameter sharding rules (regex over '/'-joined paths -> "fsdp" | "replicate"); data parallel by default.
