@@ -36,6 +36,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # `small` because a sharp teacher needs its encoder compressed further (encoder_from=<distill workdir> shares
   # that workdir's stage, so ablations differ only in what they ablate). encoder_loss="outputs": match what the
   # copied denoiser predicts, not every feature dim. w_ae 0.1: L_ae at 1 outweighs the distillation loss ~10x.
+  # teacher_guidance: the w of round 1's targets (0: the teacher's own); at `small` one below the teacher's 5, since
+  # distillation amplifies guided articulation.
   # The probes behind each choice are in docs/findings.md.
   c.distill = dict(
       target="data" if variant == "no_distillation" else METHODS[method], end_steps=2, teacher="",
@@ -44,6 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       learning_rate={"tiny": 1e-3, "small": 5e-4, "paper": 1e-4}[scale], warmup_steps=0, clip_norm=1.0,
       w_ae=0.1, ae_rounds=1, w_pc=0.0 if variant == "no_enhancer" else 0.1, pc_temperature=0.1, ema_decay=0.95,
       heads_width={"tiny": 16, "small": 64, "paper": 256}[scale], w_identity=0.1, w_emotion=0.1, seed=0,
+      teacher_guidance={"tiny": 0.0, "small": 4.0, "paper": 0.0}[scale],
       log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
       save_every={"tiny": 10, "small": 200, "paper": 5000}[scale])
   c.sharding = dict(rules=[(".*", "replicate")])

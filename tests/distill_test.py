@@ -77,12 +77,15 @@ def test_plan_and_upper_face_channels():
 
 
 def test_a_guided_teacher_teaches_round_one_only():
-  """The teacher's guidance weight goes into the first round's targets; later rounds are taught by students (which
-  sample unguided), and the no_distillation baseline learns from the data."""
+  """The teacher's guidance weight (or distill.teacher_guidance) goes into the first round's targets; later rounds
+  are taught by students (which sample unguided), and the no_distillation baseline learns from the data."""
   d = ours2.get_config("scale=tiny").distill
   got = [(s.name, s.loss.teacher_guidance) for s in plan_lib.stages(d, teacher_steps=16, face_channels=(0,),
                                                                      teacher_guidance=4.0)]
   assert got == [("encoder", 1.0), ("steps_8", 4.0), ("steps_4", 1.0), ("steps_2", 1.0)]
+  d.teacher_guidance = 3.0          # the config's own weight for the targets wins over the teacher's
+  assert [s.loss.teacher_guidance for s in plan_lib.stages(d, teacher_steps=16, face_channels=(0,),
+                                                           teacher_guidance=4.0)] == [1.0, 3.0, 1.0, 1.0]
   base = ours2.get_config("scale=tiny,variant=no_distillation").distill
   assert {s.loss.teacher_guidance for s in plan_lib.stages(base, teacher_steps=16, face_channels=(0,),
                                                            teacher_guidance=4.0)} == {1.0}

@@ -23,7 +23,7 @@ from dt_jax.train import checkpoint as ckpt_lib
 _ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("train", "freeze_feature_extractor", False),
                ("train", "freeze_encoder_layers", 0), ("model", "audio_encoder_init", ""),
                ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95),
-               ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0))
+               ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0), ("distill", "teacher_guidance", 0.0))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
