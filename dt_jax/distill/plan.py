@@ -78,7 +78,7 @@ def stages(d, *, teacher_steps: int, face_channels: tuple[int, ...], teacher_gui
   "consistency", on the teacher's own grid) get one stage with all the halving rounds' budget. The first round's
   targets come from the teacher sampled with guidance weight `d.teacher_guidance`, or with its own weight
   `teacher_guidance` where that is 0; later rounds' teachers are students, which sample unguided."""
-  teacher_guidance = d.get("teacher_guidance", 0.0) or teacher_guidance
+  teacher_guidance = d.teacher_guidance or teacher_guidance
   rounds = plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target=d.target)
   halvings = len(plan(teacher_steps=teacher_steps, end_steps=d.end_steps, target="teacher"))
   per_round = d.steps_per_round * (halvings if d.target in ("data", "consistency") else 1)
