@@ -134,7 +134,7 @@ class Synthesizer:
                  base_rate: int = 165) -> Utterance:
     """16 kHz speech of `text` and its phones (espeak: its phoneme events; neural: the model's durations)."""
     if isinstance(voice, EspeakVoice):
-      audio, rate, raw = self._espeak.synthesize(text, voice, prosody, base_rate=base_rate)
+      audio, rate, raw = self._espeak.synthesize(text, voice, prosody, base_rate=base_rate, seed=seed)
       alphabet = "espeak"
     else:
       audio, rate, raw = self._neural(text, voice, prosody, seed=seed)

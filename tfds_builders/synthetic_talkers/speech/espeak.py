@@ -126,11 +126,14 @@ class EspeakEngine:
       raise result
     return result
 
-  def synthesize(self, text: str, voice: EspeakVoice, prosody, *, base_rate: int):
+  def synthesize(self, text: str, voice: EspeakVoice, prosody, *, base_rate: int, seed: int = 0):
     """(audio float32 at the library's rate, that rate, [(start_s, end_s, phoneme)]): espeak's own phoneme events
-    (stress marks stripped, its ';' pseudo-phoneme dropped), exact to the sample."""
+    (stress marks stripped, its ';' pseudo-phoneme dropped), exact to the sample. `seed` seeds espeak's own
+    random generator (its breath noise; seeded from the clock otherwise), so the audio is a function of the
+    arguments."""
     knobs = _Knobs(rate=int(base_rate * prosody.rate), pitch=int(np.clip(50 + prosody.pitch, 0, 99)),
-                   pitch_range=int(np.clip(50 * prosody.pitch_range, 0, 99)), word_gap=int(prosody.word_gap))
+                   pitch_range=int(np.clip(50 * prosody.pitch_range, 0, 99)), word_gap=int(prosody.word_gap),
+                   seed=int(seed) % 2 ** 32)
     rate, raw, events = self._speak(text, f"{voice.accent}+{voice.name}".encode(), knobs)
     events = sorted(events)
     phones = []
@@ -150,6 +153,7 @@ class _Knobs:
   pitch_range: int          # 0..99
   word_gap: int             # x10 ms
   volume: int = 100
+  seed: int = 0             # espeak_ng_SetRandSeed: the breath noise's generator
 
 
 def _speak_child(conn, library: str, parent: str, text: str, voice_name: bytes, knobs: _Knobs) -> None:
@@ -191,6 +195,7 @@ def _speak_once(library: str, parent: str, text: str, voice_name: bytes, knobs: 
   for param, value in ((_RATE, knobs.rate), (_PITCH, knobs.pitch), (_RANGE, knobs.pitch_range),
                        (_WORDGAP, knobs.word_gap), (_VOLUME, knobs.volume)):
     lib.espeak_SetParameter(param, int(value), 0)
+  lib.espeak_ng_SetRandSeed(ctypes.c_long(knobs.seed))   # after espeak_Initialize, which seeds it from the clock
   buf = text.encode("utf-8") + b"\0"
   rc = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
   if rc != 0:
