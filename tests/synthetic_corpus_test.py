@@ -79,6 +79,35 @@ def test_engine_timings_agree_with_the_aligner(generator):
     assert abs(offsets[family] - offsets["espeak"]) < 0.02, offsets
 
 
+def test_every_language_sentence_speaks_with_known_phones():
+  """Every sentence of the test_unseen_language speakers, in every language of the pool: espeak-ng's IPA phone
+  events all map to visemes (an unknown symbol is an error, never silence), the phones cover the audio, and each
+  sentence has vowels, bilabials (every pool sentence has a p, b or m) and a pause."""
+  speakers = corpus.make_speakers(corpus.Roster(seen=(), held_out=(), unseen_voice=(),
+                                                unseen_language=tuple(corpus.LANGUAGE_SENTENCES)), seed=0)
+  synth = speech.Synthesizer([s.voice for s in speakers])
+  for spk in speakers:
+    assert spk.group == "unseen_language" and spk.family == f"espeak:{spk.voice.accent}"
+    for text in corpus.LANGUAGE_SENTENCES[spk.voice.accent]:
+      utt = synth.synthesize(text, spk.voice, seed=3, base_rate=spk.base_rate)
+      classes = [p.cls for p in utt.phones]
+      assert {phones_lib.VOWEL, phones_lib.BILABIAL, phones_lib.PAUSE} <= set(classes), (text, utt.phones)
+      assert abs(utt.phones[-1].end - len(utt.audio) / 16000) < 0.02 and len(utt.phones) > 10
+      speech_phones = [p for p in utt.phones if p.cls != phones_lib.PAUSE]
+      assert sum(p.end - p.start for p in speech_phones) > 0.6 * len(utt.audio) / 16000, text
+
+
+def test_ipa_phones_of_other_languages_map_by_their_symbols():
+  from tfds_builders.synthetic_talkers import visemes  # pylint: disable=g-import-not-at-top
+  assert visemes.ipa_visemes("ˈonɡ") == (("O", "DD", "KK"), True)           # a Mandarin final, symbol by symbol
+  assert visemes.ipa_visemes("tɕh") == (("CH",), False)                     # aspiration adds no viseme
+  assert visemes.ipa_visemes("bʰ") == (("PP",), False) and visemes.ipa_visemes("β") == (("PP",), False)
+  assert visemes.ipa_visemes("ˈã") == (("AE",), True)                       # a precomposed nasal vowel
+  assert visemes.ipa_visemes("ç") == (("KK",), False)                       # English tables keep their own answers
+  with pytest.raises(KeyError, match="symbol 'ʘ'"):
+    visemes.ipa_visemes("ʘa")
+
+
 def test_unknown_voice_is_an_error(generator):
   _, _, synth = generator
   bad = speech.EspeakVoice(name="nope", accent="xx-nowhere", gender="male", pitch_lo=90, pitch_hi=120,
@@ -96,7 +125,7 @@ def _lip_gap_mm(tiny, ex, motion):
 
 def test_every_bilabial_closes_the_lips_in_every_alternate(tiny):
   checked, opened = 0, []
-  for split in ("test", "test_unseen", "test_unseen_voice"):
+  for split in corpus.TEST_SPLITS:
     src = tiny.splits[split]
     for i in range(len(src)):
       ex = src[i]
@@ -114,7 +143,7 @@ def test_every_bilabial_closes_the_lips_in_every_alternate(tiny):
 
 def test_alternates_differ_in_the_upper_face_and_barely_at_the_lips(tiny):
   s = summary.summarize(tiny)
-  for split in ("test", "test_unseen", "test_unseen_voice"):
+  for split in corpus.TEST_SPLITS:
     share = s["splits"][split]["nonverbal_share"]
     assert s["splits"][split]["alternates"] == TINY.alternates
     assert share["upper_face"] > 0.3 and share["lips"] < 0.1, (split, share)
@@ -131,19 +160,20 @@ def test_alternates_differ_in_the_upper_face_and_barely_at_the_lips(tiny):
 def test_corpus_is_deterministic(tiny, generator):
   """Utterances of every engine rebuilt here equal the stored ones bit for bit, every alternate included."""
   speakers, specs, synth = generator
-  stored = {}
-  for split in ("validation", "test_unseen_voice"):
+  stored, splits = {}, ("validation", "test_unseen_voice", "test_unseen_language")
+  for split in splits:
     src = tiny.splits[split]
     for i in range(len(src)):
       ex = src[i]
       stored[(int(ex["speaker"]), int(ex["emotion"]), ex["utterance"].decode())] = ex
   chosen = {}
   for spec in specs:
-    if spec.split in ("validation", "test_unseen_voice"):
-      chosen.setdefault(speakers[spec.speaker].family.split(":")[0], spec)
-  assert set(chosen) == {"espeak", "piper", "kokoro"}
+    if spec.split in splits:
+      family = speakers[spec.speaker].family
+      chosen.setdefault(family if spec.split == "test_unseen_language" else family.split(":")[0], spec)
+  assert set(chosen) == {"espeak", "piper", "kokoro", "espeak:es", "espeak:cmn"}
   for spec in chosen.values():
-    draws = TINY.alternates if spec.split == "test_unseen_voice" else 1
+    draws = TINY.alternates if spec.split != "validation" else 1
     clip = corpus.utterance(synth, speakers[spec.speaker], spec, TINY.seed, draws=draws)
     ex = stored[(spec.speaker, corpus.EMOTIONS.index(spec.emotion), spec.text)]
     np.testing.assert_array_equal(ex["audio"], clip.audio)
@@ -169,7 +199,7 @@ def test_splits_hold_out_speakers_sentences_and_a_voice_family(tiny):
   s = summary.summarize(tiny)
   sp = s["splits"]
   train_speakers = set(sp["train"]["speakers"])
-  for split in ("test_unseen", "test_unseen_voice"):
+  for split in ("test_unseen", "test_unseen_voice", "test_unseen_language"):
     assert sp[split]["speakers"] and not train_speakers & set(sp[split]["speakers"])
   for split in ("train", "validation", "test"):
     assert sp[split]["emotions"] == {e: sp[split]["examples"] // 5 for e in corpus.EMOTIONS}
@@ -178,9 +208,13 @@ def test_splits_hold_out_speakers_sentences_and_a_voice_family(tiny):
   unseen = set(sp["test_unseen_voice"]["voices"])
   assert unseen and not unseen & train_voices                      # no training speaker has those voices
   assert not any(v.split(":")[1] in t for v in unseen for t in train_voices if ":" in t)   # nor in a mix
+  languages = set(sp["test_unseen_language"]["voices"])
+  assert languages == {f"espeak:{lang}" for lang in TINY.roster.unseen_language} and not languages & train_voices
   texts = {split: {tiny.splits[split][i]["utterance"] for i in range(len(tiny.splits[split]))}
            for split in tiny.splits}
-  assert not texts["train"] & (texts["test"] | texts["validation"] | texts["test_unseen"] | texts["test_unseen_voice"])
+  assert not texts["train"] & set().union(*(texts[s] for s in tiny.splits if s != "train"))
+  pool = {t.encode() for lang in TINY.roster.unseen_language for t in corpus.LANGUAGE_SENTENCES[lang]}
+  assert texts["test_unseen_language"] <= pool and not pool & set().union(*(texts[s] for s in corpus.SPLITS[:5]))
   for split in tiny.splits:                    # schema: audio and motion agree to within one frame
     for i in range(0, len(tiny.splits[split]), 9):
       ex = tiny.splits[split][i]

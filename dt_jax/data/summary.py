@@ -56,7 +56,7 @@ def summarize(ds: source_lib.Dataset) -> dict:
 def format_summary(s: dict) -> str:
   lines = [f"{s['dataset']}: {len(s['speakers'])} speakers, emotions {', '.join(s['emotions'])}; "
            f"motion D = {s['motion_dim']}, mesh V = {s['vertices']}",
-           f"{'split':<18} {'examples':>8} {'frames':>8} {'hours':>7}  {'speakers':<14} {'K':>2}  "
+           f"{'split':<20} {'examples':>8} {'frames':>8} {'hours':>7}  {'speakers':<14} {'K':>2}  "
            f"{'nonverbal share (lips / upper face)':<36} voices"]
   total_h = 0.0
   for name, sp in s["splits"].items():
@@ -66,8 +66,8 @@ def format_summary(s: dict) -> str:
     share = sp.get("nonverbal_share", {})
     share_txt = " / ".join(f"{share[r]:.2f}" for r in SHARE_REGIONS) if share else "-"
     voices = ", ".join(f"{v} {n}" for v, n in sorted(sp.get("voices", {}).items()))
-    lines.append(f"{name:<18} {sp['examples']:>8} {sp['frames']:>8} {sp['hours']:>7.3f}  {spk_txt:<14} "
+    lines.append(f"{name:<20} {sp['examples']:>8} {sp['frames']:>8} {sp['hours']:>7.3f}  {spk_txt:<14} "
                  f"{sp.get('alternates', 0):>2}  {share_txt:<36} {voices}")
-  lines.append(f"{'total':<18} {sum(sp['examples'] for sp in s['splits'].values()):>8} "
+  lines.append(f"{'total':<20} {sum(sp['examples'] for sp in s['splits'].values()):>8} "
                f"{sum(sp['frames'] for sp in s['splits'].values()):>8} {total_h:>7.3f}")
   return "\n".join(lines)

@@ -1,9 +1,11 @@
 """The synthetic corpus's content: speakers (voice, style, habits, face), emotions, sentences, splits, utterances.
 
 Everything is a pure function of (config, seed), so the corpus is identical wherever it is built. Speakers come in
-three groups: `seen` (train, validation and test on unseen sentences), `held_out` (test_unseen: new speakers of
-the voice families seen in training) and `unseen_voice` (test_unseen_voice: a voice family no training speaker
-has). Test clips carry K alternative motions for the same audio (K draws of the nonverbal layer).
+four groups: `seen` (train, validation and test on unseen sentences), `held_out` (test_unseen: new speakers of
+the voice families seen in training), `unseen_voice` (test_unseen_voice: a voice family no training speaker
+has) and `unseen_language` (test_unseen_language: espeak-ng speakers of languages the corpus never uses otherwise,
+speaking sentences of their own language). Test clips carry K alternative motions for the same audio (K draws of
+the nonverbal layer).
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from tfds_builders.synthetic_talkers import nonverbal
 from tfds_builders.synthetic_talkers import speech
 
 EMOTIONS = ("neutral", "happy", "angry", "sad", "surprised")
-SPLITS = ("train", "validation", "test", "test_unseen", "test_unseen_voice")
-TEST_SPLITS = ("test", "test_unseen", "test_unseen_voice")         # with alternates
+SPLITS = ("train", "validation", "test", "test_unseen", "test_unseen_voice", "test_unseen_language")
+TEST_SPLITS = ("test", "test_unseen", "test_unseen_voice", "test_unseen_language")         # with alternates
 GROUP_SPLITS = {"seen": ("train", "validation", "test"), "held_out": ("test_unseen",),
-                "unseen_voice": ("test_unseen_voice",)}
+                "unseen_voice": ("test_unseen_voice",), "unseen_language": ("test_unseen_language",)}
 
 # Emotion -> prosody (espeak pitch units, range x, rate x, volume x, tilt, espeak word gap).
 _EMOTION_PROSODY = {
@@ -62,6 +64,20 @@ _ENDS = ("by the pool", "on Monday", "before noon", "with a smile", "at home", "
          "behind the barn", "above the bay", "near the woods", "", "", "")
 
 
+# Sentences of the test_unseen_language speakers (espeak-ng language codes), plain everyday sentences rich in
+# bilabials and open vowels, written for this corpus.
+LANGUAGE_SENTENCES = {
+    "es": ("Mi hermano compró un barco blanco en el puerto.", "Por la mañana bebemos café con leche.",
+           "El perro de Pablo duerme bajo la mesa."),
+    "de": ("Mein Bruder kauft morgen ein blaues Boot.", "Wir trinken am Abend Milch mit Honig.",
+           "Die Mutter bringt Brot und Butter mit."),
+    "fr": ("Mon père boit un bol de lait chaud.", "Nous partons demain matin pour Paris.",
+           "La petite pomme tombe du pommier."),
+    "cmn": ("我们明天早上一起去公园散步。", "妈妈买了一本蓝色的书。", "爸爸在北京工作了八年。"),
+    "hi": ("मेरा भाई कल बाज़ार से आम लाया।", "माँ ने बच्चों के लिए पानी भरा।", "हम सुबह बगीचे में बैठे।"),
+}
+
+
 def sentence(rng: np.random.Generator) -> str:
   words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), "the", rng.choice(_ADJS), rng.choice(_NOUNS)]
   if rng.random() < 0.4:
@@ -76,12 +92,13 @@ class Roster:
   seen: tuple[tuple[str, int], ...]          # (family kind, count): "espeak" | "piper" | "kokoro"
   held_out: tuple[tuple[str, int], ...]
   unseen_voice: tuple[str, ...]              # Kokoro styles never heard in training (one speaker each)
+  unseen_language: tuple[str, ...] = ()      # languages of LANGUAGE_SENTENCES (one espeak-ng speaker each)
 
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
   name: str
-  group: str                                 # "seen" | "held_out" | "unseen_voice"
+  group: str                                 # "seen" | "held_out" | "unseen_voice" | "unseen_language"
   voice: speech.Voice
   base_rate: int                             # espeak words per minute
   style: motion_lib.Style
@@ -112,6 +129,14 @@ def _voice(kind: str, index: int, rng: np.random.Generator, z: np.ndarray, *, na
                               formant_scale=float(formant - (0.03 * z[0] if index else 0.0)),
                               tempo=float(rng.uniform(0.92, 1.08)), noise_scale=float(rng.uniform(0.5, 0.8)),
                               noise_w=float(rng.uniform(0.6, 0.9))), female
+  if kind in LANGUAGE_SENTENCES:             # an espeak-ng speaker of another language, its phones in IPA
+    female = index % 2 == 0
+    base_lo = rng.uniform(165, 200) if female else rng.uniform(85, 110)
+    return speech.EspeakVoice(
+        name=name, accent=kind, gender="female" if female else "male", pitch_lo=int(base_lo),
+        pitch_hi=int(base_lo * rng.uniform(1.3, 1.6)), formant_scale=float((1.12 if female else 0.97) - 0.05 * z[0]),
+        breath=int(np.clip(1 + z[1], 0, 3)), roughness=int(np.clip(1 + z[2], 0, 3)), klatt=2 if female else 0,
+        ipa=True), female
   if kind == "kokoro":                       # mixes of the male kumo and the female alpha styles
     w = (0.6, 0.3, 0.8, 0.45, 0.15)[index % 5]
     style = tuple((n, v) for n, v in (("jm_kumo", w), ("jf_alpha", 1.0 - w)) if v > 0)
@@ -121,9 +146,11 @@ def _voice(kind: str, index: int, rng: np.random.Generator, z: np.ndarray, *, na
 
 
 def make_speakers(roster: Roster, seed: int) -> list[Speaker]:
-  """Seen speakers, then held-out ones, then one per unseen voice; style and face partly tied to the voice."""
+  """Seen speakers, then held-out ones, then one per unseen voice, then one per unseen language; style and face
+  partly tied to the voice."""
   plan = [(group, kind) for group in ("seen", "held_out") for kind, n in getattr(roster, group) for _ in range(n)]
   plan += [("unseen_voice", style) for style in roster.unseen_voice]
+  plan += [("unseen_language", language) for language in roster.unseen_language]
   out, counts = [], {}
   for k, (group, kind) in enumerate(plan):
     rng = np.random.default_rng([seed, 1, k])
@@ -178,7 +205,7 @@ def specs(speakers: list[Speaker], *, train_sentences: int, validation_sentences
           seed: int) -> list[Spec]:
   """All utterances, each sentence in every emotion: seen speakers' own training sentences; validation and test
   sentences from pools no training sentence comes from (test = seen speakers, unseen sentences); held-out and
-  unseen-voice speakers speak the test pool."""
+  unseen-voice speakers speak the test pool; an unseen-language speaker speaks sentences of its language."""
   used, out = set(), []
   def fresh(rng):
     while True:
@@ -196,7 +223,8 @@ def specs(speakers: list[Speaker], *, train_sentences: int, validation_sentences
       chosen += [("train", f"tr{k:02d}_{j}", fresh(rng)) for j in range(train_sentences)]
       chosen += [("validation", f"va{j}", val_pool[j]) for j in rng.permutation(len(val_pool))[:validation_sentences]]
     split = GROUP_SPLITS[spk.group][-1]
-    chosen += [(split, f"te{j}", test_pool[j]) for j in rng.permutation(len(test_pool))[:test_sentences]]
+    pool = (LANGUAGE_SENTENCES[spk.voice.accent] if spk.group == "unseen_language" else test_pool)
+    chosen += [(split, f"te{j}", pool[j]) for j in rng.permutation(len(pool))[:test_sentences]]
     for split_name, sid, text in chosen:
       for emotion in EMOTIONS:
         out.append(Spec(key=f"S{k:02d}_{emotion}_{sid}", split=split_name, speaker=k, emotion=emotion,

@@ -9,8 +9,9 @@ MediaPipe's canonical mesh with per-speaker identity warps and our own procedura
 (templates, bases, triangles, regions, the inner-lip vertex pair) is written beside the data as `rig.npz`.
 
 Splits: train / validation / test (seen speakers; validation and test sentences never occur in train),
-test_unseen (held-out speakers of the voice families heard in training) and test_unseen_voice (Kokoro voices no
-training speaker has).
+test_unseen (held-out speakers of the voice families heard in training), test_unseen_voice (Kokoro voices no
+training speaker has) and test_unseen_language (espeak-ng speakers of Spanish, German, French, Mandarin and Hindi
+speaking their own languages; every other split is English).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from tfds_builders.synthetic_talkers import speech
 RIG_FILE = "rig.npz"
 _DEFAULT_ROSTER = corpus.Roster(seen=(("espeak", 10), ("piper", 7), ("kokoro", 3)),
                                 held_out=(("espeak", 2), ("piper", 1), ("kokoro", 1)),
-                                unseen_voice=("jf_gongitsune", "jf_nezumi", "jf_tebukuro"))
+                                unseen_voice=("jf_gongitsune", "jf_nezumi", "jf_tebukuro"),
+                                unseen_language=("es", "de", "fr", "cmn", "hi"))
 
 
 @dataclasses.dataclass
@@ -52,21 +54,24 @@ class SyntheticTalkersConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic talking faces: 16 kHz speech, 30 fps ARKit weights (or vertex offsets), speaker and emotion."""
 
-  VERSION = tfds.core.Version("2.0.0")
+  VERSION = tfds.core.Version("2.1.0")
   RELEASE_NOTES = {"1.0.0": "First release.",
                    "2.0.0": "Several speech engines (espeak-ng, Piper, Kokoro), a nonverbal layer, K alternative "
-                            "motions per test clip, phone segments, the test_unseen_voice split."}
+                            "motions per test clip, phone segments, the test_unseen_voice split.",
+                   "2.1.0": "The test_unseen_language split (espeak-ng speakers of five other languages); the other "
+                            "splits are unchanged."}
   BUILDER_CONFIGS = [
-      SyntheticTalkersConfig(name="default", description="27 speakers of three engines, 5 emotions."),
+      SyntheticTalkersConfig(name="default", description="32 speakers of three engines and six languages, 5 emotions."),
       SyntheticTalkersConfig(
-          name="tiny", description="7 speakers; seconds to build.", train_sentences=4, validation_sentences=1,
+          name="tiny", description="9 speakers; seconds to build.", train_sentences=4, validation_sentences=1,
           test_sentences=2, alternates=4,
           roster=corpus.Roster(seen=(("espeak", 3), ("piper", 1)), held_out=(("espeak", 1), ("piper", 1)),
-                               unseen_voice=("jf_nezumi",))),
+                               unseen_voice=("jf_nezumi",), unseen_language=("es", "cmn"))),
       SyntheticTalkersConfig(
-          name="vertices", description="Vertex offsets (D = 468*3) of 7 speakers.", train_sentences=3,
+          name="vertices", description="Vertex offsets (D = 468*3) of 8 speakers.", train_sentences=3,
           validation_sentences=1, test_sentences=1, alternates=4, vertices=True,
-          roster=corpus.Roster(seen=(("espeak", 4),), held_out=(("espeak", 2),), unseen_voice=("jf_nezumi",))),
+          roster=corpus.Roster(seen=(("espeak", 4),), held_out=(("espeak", 2),), unseen_voice=("jf_nezumi",),
+                               unseen_language=("es",))),
   ]
   DEFAULT_CONFIG_NAME = "default"
 

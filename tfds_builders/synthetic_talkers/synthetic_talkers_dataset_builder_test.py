@@ -8,7 +8,8 @@ from tfds_builders.synthetic_talkers import synthetic_talkers_dataset_builder as
 class SyntheticTalkersTest(tfds.testing.DatasetBuilderTestCase):
   DATASET_CLASS = builder_lib.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ["vertices"]
-  SPLITS = {"train": 60, "validation": 20, "test": 20, "test_unseen": 10, "test_unseen_voice": 5}
+  SPLITS = {"train": 60, "validation": 20, "test": 20, "test_unseen": 10, "test_unseen_voice": 5,
+           "test_unseen_language": 5}
   MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False     # the builder writes rig.npz with numpy
   SKIP_CHECKSUMS = True                       # nothing is downloaded
 

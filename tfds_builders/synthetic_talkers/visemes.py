@@ -87,6 +87,10 @@ _IPA_CONSONANTS = {
     "l": "DD", "ɾ": "DD", "ɫ": "DD", "s": "SS", "z": "SS", "ʃ": "CH", "ʒ": "CH", "tʃ": "CH", "dʒ": "CH", "ʧ": "CH",
     "ʤ": "CH", "k": "KK", "ɡ": "KK", "g": "KK", "ŋ": "KK", "h": "KK", "x": "KK", "ʔ": "KK", "ç": "KK", "ɹ": "RR",
     "r": "RR", "ɻ": "RR", "w": "W", "ʍ": "W", "j": "I",
+    # other languages (espeak-ng's IPA events for the test_unseen_language speakers)
+    "β": "PP", "ɸ": "FF", "ʋ": "FF", "ɲ": "DD", "ʎ": "DD", "ʈ": "DD", "ɖ": "DD", "ɳ": "DD", "ɭ": "DD", "ɽ": "DD",
+    "ts": "SS", "dz": "SS", "c": "CH", "ɟ": "CH", "ɕ": "CH", "ʑ": "CH", "ʂ": "CH", "ʐ": "CH", "tɕ": "CH",
+    "dʑ": "CH", "ɣ": "KK", "ʁ": "KK", "ʀ": "KK", "q": "KK", "ɦ": "KK", "ʝ": "I", "ɥ": "W",
 }
 _IPA_VOWELS = {
     "ɑ": ("AA",), "ɒ": ("AA",), "ʌ": ("AA",), "æ": ("AE",), "a": ("AE",), "ɛ": ("E",), "e": ("E",), "ɪ": ("I",),
@@ -95,6 +99,8 @@ _IPA_VOWELS = {
     "eɪ": ("E", "I"), "A": ("E", "I"), "aɪ": ("AA", "I"), "I": ("AA", "I"), "aʊ": ("AA", "U"), "W": ("AA", "U"),
     "oʊ": ("O", "U"), "O": ("O", "U"), "ɔɪ": ("O", "I"), "Y": ("O", "I"), "əʊ": ("@", "U"), "ɪə": ("I", "@"),
     "eə": ("E", "@"), "ʊə": ("U", "@"),
+    # other languages: rounded front vowels take the rounded lips, unrounded back ones the spread
+    "y": ("U",), "ʏ": ("U",), "ø": ("O",), "œ": ("O",), "ɤ": ("@",), "ɯ": ("I",), "ɘ": ("@",),
 }
 IPA_PAUSES = frozenset("^$_.,!?;:—…") | {" "}
 IPA_TWO_LETTER = frozenset(k for k in list(_IPA_CONSONANTS) + list(_IPA_VOWELS) if len(k) == 2)
@@ -106,8 +112,39 @@ def ipa_visemes(label: str) -> tuple[tuple[str, ...], bool]:
   core = "".join(c for c in label if not (unicodedata.combining(c) or unicodedata.category(c) == "Lm"))
   if not core or all(c in IPA_PAUSES for c in core):
     return ("sil",), False
+  core = "".join(c for c in core if c not in _MARKS)
   if core in _IPA_VOWELS:
     return _IPA_VOWELS[core], True
   if core in _IPA_CONSONANTS:
     return (_IPA_CONSONANTS[core],), False
-  raise KeyError(f"unknown IPA phone {label!r}")
+  return _ipa_sequence(core, label)
+
+
+# espeak-ng's IPA events mark stress and write some phones with an ASCII suffix ('s.' retroflex, 'ə-' reduced).
+_MARKS = frozenset("ˈˌ.-")
+
+
+def _ipa_sequence(core: str, label: str) -> tuple[tuple[str, ...], bool]:
+  """A label no table holds as a whole (espeak-ng's Mandarin finals 'iɛ', 'onɡ', its aspirated 'tɕh', precomposed
+  nasal vowels 'ã'): the visemes of its symbols in order, two-letter symbols first, accents dropped; an 'h' after a
+  consonant is aspiration and adds none."""
+  core = "".join(c for c in unicodedata.normalize("NFD", core) if not unicodedata.combining(c))   # ã -> a
+  out, vowel, k = [], False, 0
+  while k < len(core):
+    two, one = core[k:k + 2], core[k]
+    sym = two if len(two) == 2 and (two in _IPA_VOWELS or two in _IPA_CONSONANTS) else one
+    k += len(sym)
+    if sym == "h" and out and not vowel_of(out[-1]):
+      continue
+    if sym in _IPA_VOWELS:
+      new, vowel = _IPA_VOWELS[sym], True
+    elif sym in _IPA_CONSONANTS:
+      new = (_IPA_CONSONANTS[sym],)
+    else:
+      raise KeyError(f"unknown IPA phone {label!r} (symbol {sym!r})")
+    out += [v for v in new if not out or out[-1] != v]
+  return tuple(out), vowel
+
+
+def vowel_of(viseme: str) -> bool:
+  return viseme in VOWEL_CLASSES

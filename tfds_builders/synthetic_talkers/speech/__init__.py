@@ -40,9 +40,10 @@ Voice = EspeakVoice | NeuralVoice
 
 
 def family(voice: Voice) -> str:
-  """The voice family a split rule talks about: 'espeak', 'piper:joe' or 'kokoro:<styles>'."""
+  """The voice family a split rule talks about: 'espeak', 'espeak:<language>' (a language other than English),
+  'piper:joe' or 'kokoro:<styles>'."""
   if isinstance(voice, EspeakVoice):
-    return "espeak"
+    return f"espeak:{voice.accent}" if voice.ipa else "espeak"
   if voice.engine == "piper":
     return "piper:joe"
   return "kokoro:" + "+".join(sorted(name for name, _ in voice.style))
@@ -135,7 +136,7 @@ class Synthesizer:
     """16 kHz speech of `text` and its phones (espeak: its phoneme events; neural: the model's durations)."""
     if isinstance(voice, EspeakVoice):
       audio, rate, raw = self._espeak.synthesize(text, voice, prosody, base_rate=base_rate, seed=seed)
-      alphabet = "espeak"
+      alphabet = "ipa" if voice.ipa else "espeak"
     else:
       audio, rate, raw = self._neural(text, voice, prosody, seed=seed)
       alphabet = "ipa"

@@ -22,6 +22,7 @@ import numpy as np
 # espeak_AUDIO_OUTPUT / options / event ids, from speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_PHONEME_IPA = 0x0002
 _INITIALIZE_DONT_EXIT = 0x8000
 _EVENT_LIST_TERMINATED = 0
 _EVENT_PHONEME = 7
@@ -55,6 +56,7 @@ class EspeakVoice:
   breath: int               # 0..10, aspiration noise
   roughness: int            # 0..7
   klatt: int = 0            # 0 = default synthesizer, else a Klatt variant (1..6)
+  ipa: bool = False         # phoneme events in IPA (any language) instead of espeak's English mnemonics
 
   def variant_file(self) -> str:
     f = self.formant_scale
@@ -128,18 +130,19 @@ class EspeakEngine:
 
   def synthesize(self, text: str, voice: EspeakVoice, prosody, *, base_rate: int, seed: int = 0):
     """(audio float32 at the library's rate, that rate, [(start_s, end_s, phoneme)]): espeak's own phoneme events
-    (stress marks stripped, its ';' pseudo-phoneme dropped), exact to the sample. `seed` seeds espeak's own
+    (mnemonics, or IPA for a voice with `ipa`; stress marks stripped, its ';' pseudo-phoneme dropped), exact to
+    the sample. `seed` seeds espeak's own
     random generator (its breath noise; seeded from the clock otherwise), so the audio is a function of the
     arguments."""
     knobs = _Knobs(rate=int(base_rate * prosody.rate), pitch=int(np.clip(50 + prosody.pitch, 0, 99)),
                    pitch_range=int(np.clip(50 * prosody.pitch_range, 0, 99)), word_gap=int(prosody.word_gap),
-                   seed=int(seed) % 2 ** 32)
+                   seed=int(seed) % 2 ** 32, ipa=voice.ipa)
     rate, raw, events = self._speak(text, f"{voice.accent}+{voice.name}".encode(), knobs)
     events = sorted(events)
     phones = []
     for k, (sample, ph) in enumerate(events):
       end = events[k + 1][0] if k + 1 < len(events) else len(raw)
-      ph = _strip_stress(ph)
+      ph = _strip_stress(ph) if not voice.ipa else (ph.replace("ˈ", "").replace("ˌ", "") or "_")   # IPA pause: ''
       if ph and ph != ";" and end > sample:
         phones.append((sample / rate, end / rate, ph))
     return raw.astype(np.float32) / 32768.0, rate, phones
@@ -154,6 +157,7 @@ class _Knobs:
   word_gap: int             # x10 ms
   volume: int = 100
   seed: int = 0             # espeak_ng_SetRandSeed: the breath noise's generator
+  ipa: bool = False         # phoneme events named in IPA
 
 
 def _speak_child(conn, library: str, parent: str, text: str, voice_name: bytes, knobs: _Knobs) -> None:
@@ -171,8 +175,8 @@ def _speak_once(library: str, parent: str, text: str, voice_name: bytes, knobs: 
   lib = ctypes.CDLL(library)
   lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                                ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-  rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, parent.encode(),
-                               _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+  options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT | (_INITIALIZE_PHONEME_IPA if knobs.ipa else 0)
+  rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, parent.encode(), options)
   if rate <= 0:
     raise RuntimeError(f"espeak_Initialize failed ({rate}) with data folder {parent}")
   chunks, events = [], []
