@@ -54,11 +54,12 @@ def data(args: dict) -> ml_collections.ConfigDict:
 
 
 def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
-  """Audio encoder blocks. The teacher's is wav2vec2-shaped (seven convs, 320x down to 50 Hz; `paper` =
-  HuBERT/wav2vec2-base, 12 x 768). The student's is small at every scale: three wide-stride convs (20x, 4x, 8x:
-  a learned filterbank down to 25 Hz) and one transformer layer, so that its per-clip cost stays under 1/8 of the
-  teacher's: the condition for a 2-step student to run 8x faster than a 16-step teacher at batch 1
-  ((E_t + 16 D) / (E_s + 2 D) >= 8 iff E_t >= 8 E_s; docs/findings.md has the measurements)."""
+  """Audio encoder blocks on the raw waveform. The teacher's (`audio_encoder=scratch`) is wav2vec2-shaped (seven
+  convs, 320x down to 50 Hz; `paper` = HuBERT/wav2vec2-base, 12 x 768). The student's is small at every scale:
+  Whisper's log-mel frontend, three convs over the mel frames (100 -> 25 Hz) and a few transformer layers, so that
+  it can imitate a Whisper teacher's features (L_ae) while its per-clip cost stays a small share of the teacher's:
+  a 2-step student runs 8x faster than a 16-step teacher at batch 1 only if E_t >= 8 E_s
+  ((E_t + 16 D) / (E_s + 2 D); docs/findings.md has the measurements)."""
   if scale not in SCALES:
     raise ValueError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}")
   wav2vec2 = dict(conv_kernels=audio_encoder.EncoderConfig.conv_kernels,      # the dataclass's defaults
@@ -66,14 +67,19 @@ def encoder(scale: str, *, student: bool = False) -> ml_collections.ConfigDict:
   if scale == "paper" and not student:
     return ml_collections.ConfigDict(dict(conv_channels=(512,) * 7, **wav2vec2, width=768, layers=12, heads=12,
                                           pos_conv_kernel=128, pos_conv_groups=16, norm_first=False, dropout=0.1))
-  width = {"tiny": 16, "small": 64, "paper": 256}[scale] // (2 if student else 1)
   if student:
-    front = dict(conv_channels=(width,) * 3, conv_kernels=(40, 8, 8), conv_strides=(20, 4, 8), layers=1)
-  else:
-    front = dict(conv_channels=(width,) * 7, **wav2vec2, layers={"tiny": 1, "small": 2, "paper": 3}[scale])
-  return ml_collections.ConfigDict(dict(**front, width=width, heads=2 if scale == "tiny" else 4, pos_conv_kernel=16,
-                                        pos_conv_groups=4, norm_first=True, dropout=0.1 if scale == "paper" else 0.0,
-                                        conv_norm="layer", conv_bias=True, normalize_waveform=True))
+    width = {"tiny": 16, "small": 144, "paper": 256}[scale]
+    return ml_collections.ConfigDict(dict(
+        frontend="mel", conv_channels=(width,) * 3, conv_kernels=(3, 3, 3), conv_strides=(1, 2, 2), width=width,
+        layers={"tiny": 1, "small": 3, "paper": 2}[scale], heads=2 if scale == "tiny" else 4, pos_conv_kernel=16,
+        pos_conv_groups=4, norm_first=True, dropout=0.0, conv_norm="layer", conv_bias=True,
+        normalize_waveform=False))
+  width = {"tiny": 16, "small": 64, "paper": 256}[scale]
+  return ml_collections.ConfigDict(dict(conv_channels=(width,) * 7, **wav2vec2, width=width,
+                                        layers={"tiny": 1, "small": 2, "paper": 3}[scale],
+                                        heads=2 if scale == "tiny" else 4, pos_conv_kernel=16, pos_conv_groups=4,
+                                        norm_first=True, dropout=0.1 if scale == "paper" else 0.0, conv_norm="layer",
+                                        conv_bias=True, normalize_waveform=True))
 
 
 def model(scale: str) -> ml_collections.ConfigDict:
@@ -81,7 +87,7 @@ def model(scale: str) -> ml_collections.ConfigDict:
   underfits its 2000 steps, and dropout made it worse (docs/findings.md)."""
   width = {"tiny": 32, "small": 128, "paper": 384}[scale]
   return ml_collections.ConfigDict(dict(
-      encoder=encoder(scale), feature_width=0,
+      encoder=encoder(scale), feature_width=0, speech_encoder="", speech_layers=0, adapter_width=0,
       personalizer=dict(width=width, heads=2 if scale == "tiny" else 4, temperature=0.1, use_identity=True,
                         use_emotion=True),
       denoiser=dict(width=width, layers={"tiny": 2, "small": 3, "paper": 6}[scale],

@@ -31,22 +31,21 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data = common.data(args)
   c.model = dict(encoder=common.encoder(scale, student=True),
                  personalizer=dict(use_identity=variant != "no_identity", use_emotion=variant != "no_emotion"))
-  c.diffusion = dict(num_steps=2)
-  # encoder_steps: the encoder-compression stage before round 1, which the student's lips depend on; long at
-  # `small` because a sharp teacher needs its encoder compressed further (encoder_from=<distill workdir> shares
-  # that workdir's stage, so ablations differ only in what they ablate). encoder_loss="outputs": match what the
-  # copied denoiser predicts, not every feature dim. w_ae 0.1: L_ae at 1 outweighs the distillation loss ~10x.
-  # teacher_guidance: the w of round 1's targets (0: the teacher's own); at `small` one below the teacher's 5, since
-  # distillation amplifies guided articulation.
+  c.diffusion = dict(num_steps=2, clip_x0=True)     # the data's range kept at every step, as the teacher does
+  # encoder_steps: the encoder-compression stage before round 1, which the student's lips depend on
+  # (encoder_from=<distill workdir> shares that workdir's stage, so ablations differ only in what they ablate).
+  # encoder_loss="features": L_ae on the teacher's features, the best of the two for a Whisper teacher.
+  # w_ae 0.1: L_ae at 1 outweighs the distillation loss ~10x. teacher_guidance: the w of round 1's targets (0: the
+  # teacher's own). guidance_steps: > 0 puts a guidance stage before the halving rounds (off: it did not help).
   # The probes behind each choice are in docs/findings.md.
   c.distill = dict(
       target="data" if variant == "no_distillation" else METHODS[method], end_steps=2, teacher="",
       steps_per_round={"tiny": 20, "small": 300, "paper": 50_000}[scale],
-      encoder_steps={"tiny": 10, "small": 1500, "paper": 20_000}[scale], encoder_loss="outputs", encoder_from="",
+      encoder_steps={"tiny": 10, "small": 1500, "paper": 20_000}[scale], encoder_loss="features", encoder_from="",
       learning_rate={"tiny": 1e-3, "small": 5e-4, "paper": 1e-4}[scale], warmup_steps=0, clip_norm=1.0,
       w_ae=0.1, ae_rounds=1, w_pc=0.0 if variant == "no_enhancer" else 0.1, pc_temperature=0.1, ema_decay=0.95,
       heads_width={"tiny": 16, "small": 64, "paper": 256}[scale], w_identity=0.1, w_emotion=0.1, seed=0,
-      teacher_guidance={"tiny": 0.0, "small": 4.0, "paper": 0.0}[scale],
+      teacher_guidance=0.0, guidance_steps=0,
       log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
       save_every={"tiny": 10, "small": 200, "paper": 5000}[scale])
   c.sharding = dict(rules=[(".*", "replicate")])

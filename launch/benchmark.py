@@ -7,7 +7,8 @@ data; e.g. the paper-sized pair on an accelerator):
 
   python launch/benchmark.py --untrained=dataset=synthetic_talkers,scale=paper --out=runs/speed_paper
 
-Every row is scored on each split (default: test, test_unseen, test_unseen_voice where the dataset has them) from
+Every row is scored on each split (default: test, test_unseen, test_unseen_voice, test_unseen_language where the
+dataset has them) from
 --samples noise samples per clip (default: the dataset's number of true alternates K): per sample LVE, EVE, MVE,
 FDD and the articulation metrics (mean ± spread), and all samples together against the alternates (diversity,
 energy distance with its floor and the static face's, best-of-N). Speed: frames per second of each model, and its
@@ -32,6 +33,7 @@ from dt_jax.bench import rows as rows_lib
 from dt_jax.bench import timing
 from dt_jax.train import checkpoint
 
+TEST_SPLITS = ("test", "test_unseen", "test_unseen_voice", "test_unseen_language")
 _TEACHER = flags.DEFINE_string("teacher", None, "Teacher workdir (or --untrained).")
 _UNTRAINED = flags.DEFINE_string("untrained", None, "Config args (configs/ours16.py and configs/ours2.py), e.g. "
                                  "dataset=synthetic_talkers,scale=paper: time the randomly initialised teacher and "
@@ -39,8 +41,8 @@ _UNTRAINED = flags.DEFINE_string("untrained", None, "Config args (configs/ours16
 _STUDENT = flags.DEFINE_string("student", None, "Distill workdir (its steps_N rounds are rows).")
 _ABLATION = flags.DEFINE_multi_string("ablation", [], "name:workdir[:steps] of an ablation or another method "
                                        "(repeatable; steps: sample it at that step count).")
-_SPLIT = flags.DEFINE_list("split", None, "Splits to score (default: test, test_unseen, test_unseen_voice where "
-                           "the dataset has them; the first one is the teaser plot's).")
+_SPLIT = flags.DEFINE_list("split", None, "Splits to score (default: test, test_unseen, test_unseen_voice, "
+                           "test_unseen_language where the dataset has them; the first one is the teaser plot's).")
 _SAMPLES = flags.DEFINE_integer("samples", None, "Noise samples per clip (default: the dataset's K alternates, "
                                 "else 3).")
 _OUT = flags.DEFINE_string("out", None, "Output folder.", required=True)
@@ -92,7 +94,7 @@ def main(argv):
   if _UNTRAINED.value is not None:
     splits, samples = [], 1
   else:
-    splits = _SPLIT.value or [s for s in ("test", "test_unseen", "test_unseen_voice") if s in dataset.splits]
+    splits = _SPLIT.value or [s for s in TEST_SPLITS if s in dataset.splits]
     unknown = [s for s in splits if s not in dataset.splits]
     if unknown:
       raise app.UsageError(f"--split: {dataset.name} has no split {', '.join(unknown)}; it has "

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded synthetic corpus: set-up, build the corpus (three speech engines, K true motions per
-# test clip), train the small 16-step teacher, distill it to 2 steps (16 -> 8 -> 4 -> 2 with encoder compression
-# and the enhancer), train the no_distillation baseline, benchmark them all (quality from 4 samples per clip on
-# test, test_unseen and test_unseen_voice, against the true distribution, articulation, speed from interleaved
-# timings, size, streaming), render ground truth beside teacher-16 and student-2, export the
+# The main job on the embedded synthetic corpus: set-up, build the corpus (three speech engines and five other
+# languages, K true motions per test clip), compute the Whisper-base features of the training clips (cached beside
+# the corpus), train the small 16-step teacher on them, distill it to 2 steps (the Whisper features compressed
+# into a small encoder on the waveform, then 16 -> 8 -> 4 -> 2 with the enhancer), train the no_distillation
+# baseline, benchmark them all (quality from 4 samples per clip on test, test_unseen, test_unseen_voice and
+# test_unseen_language, against the true distribution, articulation, speed from interleaved timings with the
+# teacher's Whisper included, size, streaming), render ground truth beside teacher-16 and student-2, export the
 # student (jax_export and ONNX, each checked against JAX), animate a wav of a voice no model heard with it (MP4,
 # .glb, Live Link CSV, JSON), and write $OUT/report.md.
 # Every stage that already finished is skipped when the demo runs again (training resumes where it stopped).
@@ -20,7 +22,8 @@ ARGS="dataset=$DATASET,scale=$SCALE"
 echo "== [1/9] building $DATASET under $DATA_DIR (reused if already built)"
 python launch/build_data.py --dataset="$DATASET" --data_dir="$DATA_DIR"
 
-echo "== [2/9] training the 16-step teacher in $OUT/teacher (resumes; nothing to do once finished)"
+echo "== [2/9] Whisper-base features of the training clips (cached beside the corpus), then the 16-step teacher in"\
+  "$OUT/teacher (resumes; nothing to do once finished)"
 python launch/train.py --config="configs/ours16.py:$ARGS" --config.data.data_dir="$DATA_DIR" --workdir="$OUT/teacher"
 
 echo "== [3/9] compressing the encoder, then distilling 16 -> 8 -> 4 -> 2 steps in $OUT/student (finished stages are skipped)"
@@ -29,6 +32,8 @@ python launch/distill.py --config="configs/ours2.py:$ARGS" --config.data.data_di
 
 # The baseline starts from the student's compressed encoder (stage encoder/), so it differs from it only in how
 # the 2-step model is trained. Other ablations (variant=no_emotion, no_identity, no_enhancer) go the same way.
+# The benchmark's `compressed` row is that encoder stage itself sampled in 2 guided steps: the teacher's own
+# denoiser on the compressed encoder, with no halving.
 echo "== [4/9] the no_distillation baseline (2 steps, diffusion loss, same budget) in $OUT/no_distillation"
 python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillation" \
   --config.data.data_dir="$DATA_DIR" --config.distill.encoder_from="$OUT/student" \
@@ -36,7 +41,7 @@ python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillatio
 
 echo "== [5/9] benchmark: quality on every test split ($SAMPLES samples per clip), distribution, speed, size, streaming"
 python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" \
-  --ablation=no_distillation:"$OUT/no_distillation" \
+  --ablation=no_distillation:"$OUT/no_distillation" --ablation=compressed:"$OUT/student/encoder:2" \
   ${SAMPLES:+--samples="$SAMPLES"} --data_dir="$DATA_DIR" --out="$OUT" > "$OUT/benchmark.log"
 
 echo "== [6/9] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"

@@ -2,10 +2,13 @@
 
   python launch/evaluate.py --checkpoint=runs/teacher --split=test --num_steps=16 --seeds=3
   python launch/evaluate.py --checkpoint=runs/teacher --split=test --baseline=static
+  python launch/evaluate.py --checkpoint=runs/teacher --split=test_unseen_voice --clip=none   # unclipped samples
 Writes <out>/eval_<split>.json and prints a table.
 """
 import json
 import os
+
+import numpy as np
 
 from absl import app
 from absl import flags
@@ -21,6 +24,9 @@ _STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step 
                               lower_bound=1)
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
 _GUIDANCE = flags.DEFINE_float("guidance", None, "Classifier-free guidance weight w (default: the run's).")
+_CLIP = flags.DEFINE_enum("clip", "run", ["run", "x0", "final", "none"],
+                          "How samples keep the data's range (blendshapes: [0, 1]): the run's setting, the x "
+                          "prediction clipped at every step, only the result clamped, or nothing.")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
@@ -34,18 +40,25 @@ def main(argv):
   ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
   if _GUIDANCE.value is not None:
     run.cfg.diffusion.guidance = _GUIDANCE.value
+  if _CLIP.value != "run":
+    run.cfg.diffusion.clip_x0 = _CLIP.value == "x0"
   rows = {}
   if _BASELINE.value == "static":
     rows["static neutral face"] = evaluator.evaluate(ds, _SPLIT.value, sampling.static_predictor, seeds=(0,),
                                                      batch_size=_BATCH.value)
   else:
     predict = sampling.diffusion_predictor(run, num_steps=steps)
+    bounds = loading.data_range(ds.motion_dim)
+    if _CLIP.value == "final" and bounds is not None:
+      unclamped = predict
+      predict = lambda batch, seed: np.clip(unclamped(batch, seed), bounds[0], bounds[1])
     rows[f"{steps}-step"] = evaluator.evaluate(ds, _SPLIT.value, predict, seeds=tuple(range(_SEEDS.value)),
                                                       batch_size=_BATCH.value)
   out = _OUT.value or _CKPT.value
   os.makedirs(out, exist_ok=True)
   name = f"eval_{_SPLIT.value}_{_BASELINE.value or f'{steps}step'}"
-  name += f"_w{run.guidance:g}.json" if run.guidance != 1.0 and not _BASELINE.value else ".json"
+  name += f"_w{run.guidance:g}" if run.guidance != 1.0 and not _BASELINE.value else ""
+  name += f"_clip-{_CLIP.value}.json" if _CLIP.value != "run" and not _BASELINE.value else ".json"
   with open(os.path.join(out, name), "w") as f:
     json.dump(rows, f, indent=1)
   print(next(iter(rows.values()))["space"])

@@ -114,7 +114,7 @@ def test_one_window_equals_sampling_the_whole_clip(student_run, long_audio):
   frames = timebase.frames_for(len(audio))
   assert got.shape == (frames, student_run.dataset.motion_dim)
   z = anim.noise(frames, seed=3)[None]                                 # frame t's noise: (seed, t) alone
-  fn = sampling.sample_fn(student_run.model, num_steps=2, stats=student_run.stats)
+  fn = sampling.sample_fn(student_run.model, num_steps=2, stats=student_run.stats, data_range=student_run.data_range)
   want = fn(student_run.params, audio[None, :timebase.samples_for(frames)], np.ones((1, frames), np.float32), z)
   np.testing.assert_allclose(got, np.asarray(want[0]), atol=1e-5)
 

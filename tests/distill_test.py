@@ -98,7 +98,12 @@ def test_info_nce_prefers_the_diagonal():
 
 
 def _models(tiny, t_cfg, s_cfg, mesh):
-  """A random teacher, the student transplanted from it, enhancer heads and one batch on `mesh`."""
+  """A random teacher, the student transplanted from it, enhancer heads and one batch on `mesh`. The teacher has a
+  trained encoder (audio_encoder=scratch): these tests check the step's algebra, which a teacher reading cached
+  Whisper features (the distilled fixture's) shares."""
+  from configs import ours16  # pylint: disable=g-import-not-at-top
+  t_cfg = type(t_cfg)(t_cfg.to_dict())
+  t_cfg.model = ours16.get_config("dataset=synthetic_talkers,scale=tiny,audio_encoder=scratch").model
   teacher = loading.model_for(t_cfg, tiny)
   model_cfg = plan_lib.student_model_config(s_cfg, t_cfg)
   student = loading.model_for(type(s_cfg)({"model": model_cfg}), tiny)
@@ -173,16 +178,16 @@ def _count(tree):
 
 
 def test_encoder_stage_compresses_the_encoder_alone(distilled, teacher_dir):
-  """Before round 1, L_out alone: its validation loss falls, and only the encoder and projection move (the
-  personalizer and denoiser are still the teacher's)."""
+  """Before round 1, L_ae alone (the default for a Whisper teacher): its validation loss falls, and only the
+  encoder and projection move (the adapter, personalizer and denoiser are still the teacher's)."""
   workdir, _ = distilled
   logged = [json.loads(line) for line in open(os.path.join(workdir, "encoder", "metrics.jsonl"))]
-  val = [r["val/out"] for r in logged if "val/out" in r]
+  val = [r["val/ae"] for r in logged if "val/ae" in r]
   assert len(val) == 2 and val[1] < 0.8 * val[0], val
   assert all("train/dis" not in r for r in logged)
   teacher = loading.load_run(teacher_dir).params
   stage = ckpt_lib.Checkpointer(os.path.join(workdir, "encoder", "checkpoints")).restore_local()["params"]
-  for part in ("personalizer", "denoiser"):
+  for part in ("feature_adapter", "personalizer", "denoiser"):
     for x, y in zip(jax.tree.leaves(teacher[part]), jax.tree.leaves(stage[part])):
       np.testing.assert_array_equal(x, y)
   assert loading.distill_rounds(workdir).keys() == {2, 1}            # the stage is not a round
@@ -226,13 +231,14 @@ def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, t
   for n in (2, 1):
     logged = [json.loads(line) for line in open(os.path.join(workdir, f"steps_{n}", "metrics.jsonl"))]
     val = [r["val/dis"] for r in logged if "val/dis" in r]
-    assert len(val) == 2 and val[1] < 0.8 * val[0], (n, val)
+    assert len(val) == 2 and val[1] < 0.9 * val[0], (n, val)
   assert loading.resolve_run(workdir) == os.path.join(workdir, "steps_1")
   teacher, student = loading.load_run(teacher_dir), loading.load_run(os.path.join(workdir, "steps_2"))
   t_cfg, t_params, s_cfg, s_params = teacher.cfg, teacher.params, student.cfg, student.params
   np.testing.assert_array_equal(student.stats.mean, teacher.stats.mean)
-  assert s_cfg.diffusion.num_steps == 2 and s_cfg.model.feature_width == t_cfg.model.encoder.width
-  enc_t = _count(t_params["audio_encoder"])
+  assert s_cfg.diffusion.num_steps == 2 and s_cfg.model.feature_width == 384      # Whisper tiny.en's width
+  assert not s_cfg.model.speech_encoder and "speech_encoder" not in s_params
+  enc_t = _count(t_params["speech_encoder"])
   assert _count(s_params) <= _count(t_params) - enc_t + _count(s_params["audio_encoder"]) + _count(
       s_params["encoder_projection"])
   assert _count(s_params["audio_encoder"]) < enc_t / 3

@@ -29,7 +29,8 @@ def test_sampler_matches_the_evaluation_sampler(sampler, tiny_student):
   run = loading.load_run(workdir, data_dir=data_dir)
   assert sampler.num_steps == 2 and sampler.motion_dim == run.dataset.motion_dim
   audio, noise = sampler.example_inputs(frames=40, batch=2)
-  looped = sampling.sample_fn(run.model, num_steps=2, stats=run.stats)(run.params, audio, np.ones((2, 40)), noise)
+  looped = sampling.sample_fn(run.model, num_steps=2, stats=run.stats, data_range=run.data_range)(
+      run.params, audio, np.ones((2, 40)), noise)
   np.testing.assert_allclose(np.asarray(jax.jit(sampler.fn)(audio, noise)), np.asarray(looped), atol=1e-5)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from dt_jax.data import pipeline
 from dt_jax.data import source
+from tfds_builders.synthetic_talkers import synthetic_talkers_dataset_builder as builder_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,9 +42,11 @@ def vertices_dir(tmp_path_factory):
 def test_build_data_works_without_tensorflow(vertices_dir):
   data_dir, stdout = vertices_dir
   assert "test_unseen_voice" in stdout and "4 (S00..S03)" in stdout and "2 (S04..S05)" in stdout
-  summary = json.loads((data_dir / "synthetic_talkers" / "vertices" / "2.0.0" / "summary.json").read_text())
+  version = str(builder_lib.Builder.VERSION)
+  summary = json.loads((data_dir / "synthetic_talkers" / "vertices" / version / "summary.json").read_text())
   assert summary["splits"]["train"]["examples"] == 60 and summary["motion_dim"] == 468 * 3
   assert summary["splits"]["test_unseen_voice"]["voices"] == {"kokoro:jf_nezumi": 5}
+  assert summary["splits"]["test_unseen_language"]["voices"] == {"espeak:es": 5}
   again = _run(["launch/build_data.py", "--dataset=synthetic_talkers/vertices", f"--data_dir={data_dir}"])
   assert again.returncode == 0 and "Reusing dataset" in again.stderr + again.stdout
 

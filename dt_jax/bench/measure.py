@@ -20,7 +20,7 @@ from dt_jax.bench import timing
 from dt_jax.eval import evaluator
 from dt_jax.runs import sampling
 
-COMPONENTS = ("audio_encoder", "encoder_projection", "personalizer", "denoiser")
+COMPONENTS = ("speech_encoder", "audio_encoder", "encoder_projection", "feature_adapter", "personalizer", "denoiser")
 
 
 def sizes(params) -> dict[str, Any]:

@@ -59,7 +59,8 @@ def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, see
   halvings = plan_lib.plan(teacher_steps=teacher_cfg.diffusion.num_steps, end_steps=student_cfg.distill.end_steps,
                            target="teacher")
   student_cfg = ml_collections.ConfigDict({"model": plan_lib.student_model_config(student_cfg, teacher_cfg),
-                                           "diffusion": {"num_steps": halvings[-1], "guidance": 1.0}})
+                                           "diffusion": {"num_steps": halvings[-1], "guidance": 1.0,
+                                                                         "clip_x0": teacher_cfg.diffusion.clip_x0}})
   student = loading.model_for(student_cfg, ds)
 
   def run(model, cfg, key):

@@ -21,7 +21,7 @@ def generator(run: loading.Run, *, num_steps: int, batch: int, clip_seconds: flo
   """(call, compile seconds, frames): `call()` generates `batch` clips of `clip_seconds` and blocks until done.
   `devices`: shard the batch over these devices (a `data` mesh axis) instead of running on the default one."""
   fn = sampling.sample_fn(run.model, num_steps=num_steps, stats=run.stats, sampler=run.sampler,
-                          guidance=run.guidance)
+                          guidance=run.guidance, data_range=run.data_range)
   frames = int(round(clip_seconds * timebase.FPS))
   rng = np.random.default_rng(0)
   audio = (0.1 * rng.standard_normal((batch, timebase.samples_for(frames)))).astype(np.float32)

@@ -2,9 +2,12 @@
 
 Training: every epoch is a fresh permutation (seeded); each example yields one random fixed-length window of
 aligned audio and motion (clips shorter than the window are padded and masked), optionally with acoustic variety
-(augment.py: speed, reverberation, noise, band limits, gain). Element i of the stream, its augmentation included,
-depends only on (seed, i), so a run restarted at step s reads exactly the batches it would have read. Each process
-reads its own rows of every global batch. Evaluation sequences are never augmented.
+(augment.py: speed, reverberation, noise, band limits, gain). With a frozen pretrained encoder's cached features
+(`features`, feature_store.py) the window is cut from one of the clip's renditions (renditions.py), drawn at
+random: its features, its motion and, where asked (`with_audio`: a student beside its teacher), its audio.
+Element i of the stream, its augmentation included, depends only on (seed, i), so a run restarted at step s reads
+exactly the batches it would have read. Each process reads its own rows of every global batch. Evaluation
+sequences are never augmented.
 """
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ import grain
 import numpy as np
 
 from dt_jax.data import augment as augment_lib
+from dt_jax.data import feature_store
 from dt_jax.data import normalization
+from dt_jax.data import renditions
 from dt_jax.data import source as source_lib
 from dt_jax.timebase import samples_for
 
@@ -26,7 +31,7 @@ class _Validated(grain.transforms.Map):
   def map(self, element):
     index, ex = element
     source_lib.check_example(ex, f"{self.split}[{index}] {_name(ex)}")
-    return ex
+    return index, ex
 
 
 def _name(ex) -> str:
@@ -38,20 +43,22 @@ def _labels(ex) -> dict:
           "emotion": np.int32(ex["emotion"]), "intensity": np.int32(ex.get("intensity", 1))}
 
 
-def _crop(motion: np.ndarray, audio: np.ndarray, rng: np.random.Generator, w: int):
-  """A random window of w frames: audio [samples_for(w)], motion [w, D], mask [w] (zero-padded past the clip)."""
+def _crop(motion: np.ndarray, audio: np.ndarray | None, rng: np.random.Generator, w: int, feats=None):
+  """A random window of w frames: audio [samples_for(w)] (None without audio), motion [w, D], mask [w] and, with
+  `feats` [T, C], features [w, C] (all zero-padded past the clip)."""
   t = len(motion)
   start = int(rng.integers(0, t - w + 1)) if t > w else 0
   n = min(w, t - start)
-  out_m = np.zeros((w, motion.shape[1]), np.float32)
-  out_m[:n] = motion[start:start + n]
-  a0, a_len = samples_for(start), samples_for(w)
-  out_a = np.zeros(a_len, np.float32)
-  seg = audio[a0:a0 + min(a_len, samples_for(n))]
-  out_a[:len(seg)] = seg
+  pad = lambda x: np.concatenate([x[start:start + n], np.zeros((w - n,) + x.shape[1:], np.float32)]).astype(np.float32)
+  out_a = None
+  if audio is not None:
+    a0, a_len = samples_for(start), samples_for(w)
+    out_a = np.zeros(a_len, np.float32)
+    seg = audio[a0:a0 + min(a_len, samples_for(n))]
+    out_a[:len(seg)] = seg
   mask = np.zeros(w, np.float32)
   mask[:n] = 1.0
-  return out_a, out_m, mask
+  return out_a, pad(motion), mask, (None if feats is None else pad(feats))
 
 
 def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int,
@@ -63,7 +70,7 @@ def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int,
   audio = np.asarray(ex["audio"], np.float32)
   factor = augment_lib.speed_factor(rng, augment) if augment else 1.0
   src = max(1, int(round(window_frames * factor)))
-  out_a, out_m, mask = _crop(motion, audio, rng, src)
+  out_a, out_m, mask, _ = _crop(motion, audio, rng, src)
   if src != window_frames:
     real = int(mask.sum())
     out_a, out_m = augment_lib.resample_window(out_a, out_m, frames=window_frames)
@@ -74,12 +81,44 @@ def crop_window(ex: dict, rng: np.random.Generator, *, window_frames: int,
   return {"audio": out_a, "motion": out_m, "mask": mask, **_labels(ex)}
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureWindows:
+  """Windows from cached features: which renditions exist (`features`), how they were made (`seed`, `augment`:
+  the recipe of renditions.py), and whether the window also carries the rendition's audio."""
+  features: feature_store.SplitFeatures
+  seed: int
+  augment: augment_lib.AugmentConfig | None
+  with_audio: bool = False
+
+
+def feature_window(index: int, ex: dict, rng: np.random.Generator, *, window_frames: int, windows: FeatureWindows,
+                   data_source) -> dict:
+  """A random window of a random rendition of clip `index`: features [W, C], motion [W, D], mask [W], labels, and
+  with `windows.with_audio` its audio [A]."""
+  feats_src, seed, cfg = windows.features, windows.seed, windows.augment
+  r = int(rng.integers(feats_src.renditions))
+  feats = feats_src.get(index, r)
+  motion = renditions.motion(ex, seed=seed, clip=index, r=r, cfg=cfg)
+  if len(feats) != len(motion):
+    raise ValueError(f"cached features of {feats_src.split}[{index}] rendition {r} have {len(feats)} frames, its "
+                     f"motion {len(motion)}: the cache in {feats_src.root} is stale; delete it")
+  audio = (renditions.audio(ex, seed=seed, clip=index, r=r, cfg=cfg, source=data_source)
+           if windows.with_audio else None)
+  out_a, out_m, mask, out_f = _crop(motion, audio, rng, window_frames, feats)
+  out = {"features": out_f, "motion": out_m, "mask": mask, **_labels(ex)}
+  if out_a is not None:
+    out["audio"] = out_a
+  return out
+
+
 def train_batches(data_source, *, window_frames: int, global_batch: int, seed: int, start_step: int = 0,
                   process_index: int = 0, process_count: int = 1, split: str = "train",
                   stats: normalization.MotionStats | None = None,
-                  augment: augment_lib.AugmentConfig | None = None) -> grain.MapDataset:
+                  augment: augment_lib.AugmentConfig | None = None,
+                  features: FeatureWindows | None = None) -> grain.MapDataset:
   """Batches (dicts of [B_local, ...] arrays) for steps start_step, start_step + 1, ... (infinite); motion in
-  model units when `stats` are given; acoustic variety with `augment` (None: none)."""
+  model units when `stats` are given; acoustic variety with `augment` (None: none); with `features`, windows of
+  cached features instead (FeatureWindows; their renditions carry the variety, `augment` is not used)."""
   if global_batch % process_count:
     raise ValueError(f"global batch {global_batch} does not divide over {process_count} processes")
   if len(data_source) == 0:
@@ -89,7 +128,10 @@ def train_batches(data_source, *, window_frames: int, global_batch: int, seed: i
   ds = ds.map(_Validated(split)).shuffle(seed=seed).repeat(None)
   n = len(data_source)
 
-  def window(ex, rng):
+  def window(element, rng):
+    index, ex = element
+    if features is not None:
+      return feature_window(index, ex, rng, window_frames=window_frames, windows=features, data_source=data_source)
     other = lambda: data_source[int(rng.integers(n))]["audio"]
     return crop_window(ex, rng, window_frames=window_frames, augment=augment, other=other)
   ds = ds.random_map(window, seed=seed + 1)

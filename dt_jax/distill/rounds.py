@@ -45,6 +45,7 @@ from dt_jax.distill import step as distill_lib
 from dt_jax.models import talker
 from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import feature_cache
 from dt_jax.train import loop
 from dt_jax.train import sharding
 from dt_jax.train import workdir as workdir_lib
@@ -66,10 +67,13 @@ def transplant(params, source) -> tuple[dict, list[str], list[str]]:
   return jax.tree_util.tree_map_with_path(pick, params), copied, fresh
 
 
-def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str) -> ml_collections.ConfigDict:
+def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str,
+                  guidance: float = 1.0) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict(cfg.to_dict())
   c.model = model_cfg
-  c.diffusion = dict(num_steps=num_steps, guidance=1.0)    # a student samples unguided: guidance is in its targets
+  # A student samples unguided (guidance is in its targets); the encoder stage, the teacher's denoiser on the
+  # compressed encoder, keeps its teacher's guidance. Both keep the data's range as the teacher does.
+  c.diffusion = dict(num_steps=num_steps, guidance=guidance, clip_x0=cfg.diffusion.clip_x0)
   c.distill.teacher = teacher
   c.distill.teacher_realpath = os.path.realpath(teacher)   # `teacher` may be relative to the launch directory
   return c
@@ -138,6 +142,9 @@ class _Setting:
   heads: enhancer.EnhancerHeads
   teacher_dir: str
   workdir: str
+  windows: dict                                 # {split: FeatureWindows} of a pretrained teacher's cache, or {}
+  teacher_guidance: float                       # the teacher's own w (its encoder stage samples with it)
+  x_range: tuple | None                         # the data's range in model units (teachers' predictions kept in it)
 
 
 def _init_state(setting: _Setting, stage: plan_lib.Stage, first: dict, init_params, tx, *, log_transplant: bool):
@@ -172,6 +179,7 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   data = functools.partial(pipeline.train_batches, setting.ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=stage.data_seed, stats=setting.stats,
                            augment=augment_lib.from_config(cfg.data.augment),
+                           features=setting.windows.get("train"),
                            process_index=jax.process_index(), process_count=jax.process_count())
   # The encoder stage's Adam sees exactly-zero gradients outside the encoder: its updates there are zero.
   tx = optax.chain(optax.clip_by_global_norm(d.clip_norm), optax.adam(round_schedule(
@@ -179,7 +187,8 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   state, state_sh = _init_state(setting, stage, data_sharding.global_batch(data()[0], mesh), init_params, tx,
                                 log_transplant=index == 0)
   rcfg = _round_config(cfg, setting.model_cfg, num_steps=stage.num_steps, teacher=os.path.join(
-      setting.workdir, stage.teacher_round) if stage.teacher_round else setting.teacher_dir)
+      setting.workdir, stage.teacher_round) if stage.teacher_round else setting.teacher_dir,
+                       guidance=setting.teacher_guidance if stage.encoder_only else 1.0)
   workdir_lib.check_resume(round_dir, rcfg)
   ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
   if ckpt.latest_step():
@@ -188,13 +197,13 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   pathlib.Path(round_dir, "config.json").write_text(rcfg.to_json_best_effort(indent=1))
   normalization.save(setting.stats, round_dir)            # the student samples in its teacher's units
   t_params = _replicated(teacher_params, mesh)
-  kw = dict(student=setting.student, teacher=teacher, heads=setting.heads, cfg=stage.loss)
+  kw = dict(student=setting.student, teacher=teacher, heads=setting.heads, cfg=stage.loss, x_range=setting.x_range)
   step_fn = jax.jit(functools.partial(distill_lib.distill_step, tx=tx, **kw), in_shardings=(state_sh, None, None, None),
                     out_shardings=(state_sh, None), donate_argnums=0)
   val_fn = jax.jit(lambda tr, e, b, r: distill_lib.loss_fn(tr, t_params, b, r, ema_params=e, **kw)[1][stage.val_key])
   val = lambda st: loop.validation_loss(lambda tr, b, r: val_fn(tr, st.ema, b, r),
                                         {"student": st.params, "heads": st.heads}, setting.ds, cfg, mesh,
-                                        stats=setting.stats)
+                                        stats=setting.stats, windows=setting.windows.get("validation"))
   end = stage.total if budget is None else min(stage.total, start + budget)
   logs = loop.Logs(round_dir, jax.process_index() == 0, resume_step=start)
   try:
@@ -231,9 +240,15 @@ def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None) -> 
   if cfg.data.global_batch % mesh.size:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices")
   model_cfg = plan_lib.student_model_config(cfg, run.cfg)
+  windows = {}
+  if run.cfg.model.speech_encoder:   # the teacher's cached features, by the recipe (renditions) it trained with
+    cached = feature_cache.ensure(ds, run.cfg)
+    windows = {split: loop.feature_windows(run.cfg, cached, split, with_audio=True) for split in cached}
   setting = _Setting(cfg=cfg, ds=ds, stats=run.stats, mesh=mesh, model_cfg=model_cfg,
                      student=loading.model_for(ml_collections.ConfigDict({"model": model_cfg}), ds),
-                     heads=enhancer.EnhancerHeads(cfg.distill.heads_width), teacher_dir=teacher_dir, workdir=workdir)
+                     heads=enhancer.EnhancerHeads(cfg.distill.heads_width), teacher_dir=teacher_dir, workdir=workdir,
+                     windows=windows, x_range=loading.model_range(run.data_range, run.stats),
+                     teacher_guidance=run.guidance)
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
   stage_list = plan_lib.stages(cfg.distill, teacher_steps=run.num_steps, face_channels=face,
                                teacher_guidance=run.guidance)

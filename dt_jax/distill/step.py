@@ -2,8 +2,10 @@
 
   L = L_dis + w_ae L_ae + w_pc L_pc + w_id L_id + w_emo L_emo        (encoder_only: L = L_out or L_ae)
 L_dis: max(SNR, 1) ||x_student - x~||^2 with x~ the two-teacher-steps target (targets.py); teacher and student see
-the same z, noise level and audio; a guided teacher (classifier-free guidance, diffusion/guidance.py) teaches with
-its guided predictions, so the student samples unguided with the guidance built in. L_ae: the student's (projected)
+the same z, noise level and audio (a teacher with a frozen pretrained encoder reads that audio's cached features,
+`batch["features"]`); a guided teacher (classifier-free guidance, diffusion/guidance.py) teaches with its guided
+predictions, so the student samples unguided with the guidance built in; where the data has a range (`x_range`)
+the teacher's predictions are clipped to it, as its sampler does. L_ae: the student's (projected)
 audio features against the frozen teacher encoder's, frame-aligned (encoder compression). L_pc: the enhancer
 (enhancer.py). L_id, L_emo: the personalizer's InfoNCE terms, as in the teacher. `encoder_only` is the
 encoder-compression stage before the first round: only the student's encoder and projection get gradients, from
@@ -26,6 +28,7 @@ import numpy as np
 import optax
 
 from dt_jax.diffusion import consistency
+from dt_jax.diffusion import guidance as guidance_lib
 from dt_jax.diffusion import losses as diffusion_losses
 from dt_jax.diffusion import process
 from dt_jax.diffusion import schedule
@@ -38,7 +41,7 @@ from dt_jax.train import step as train_step_lib
 @dataclasses.dataclass(frozen=True)
 class DistillConfig:
   num_student_steps: int
-  target: str = "teacher"            # "teacher" (halving) | "data" (no_distillation) | "consistency"
+  target: str = "teacher"            # "teacher" (halving) | "data" (no_distillation) | "consistency" | "guided"
   ema_decay: float = 0.95            # consistency: the target network is this EMA of the student
   w_ae: float = 1.0                  # 0 once the encoder is compressed (rounds after the first)
   w_pc: float = 0.1                  # 0 = no enhancer
@@ -49,6 +52,8 @@ class DistillConfig:
   encoder_only: bool = False         # the encoder-compression stage before the first round
   encoder_loss: str = "outputs"      # its loss: "outputs" (match the teacher's x prediction) | "features" (L_ae)
   teacher_guidance: float = 1.0      # the teacher's classifier-free guidance weight in its targets (round 1)
+  cond_drop: float = 0.0             # share of examples whose conditioning teacher and student both drop, so the
+                                     # student keeps an unconditional mode and can be sampled with guidance
 
 
 class DistillState(flax.struct.PyTreeNode):
@@ -104,12 +109,24 @@ def _ema_consistency_fn(ema_params, *, audio, mask, student: talker.Talker):
   return f
 
 
+def teacher_encoding(teacher: talker.Talker, teacher_params, batch):
+  """The teacher's (features, personal) of a batch: from its cached speech features where it has a frozen
+  pretrained encoder, else from the audio."""
+  if teacher.cfg.speech_encoder:
+    if "features" not in batch:
+      raise ValueError("a teacher with a pretrained speech encoder distills from cached features (batch['features'])")
+    return teacher.apply({"params": teacher_params}, batch["features"], batch["mask"],
+                         method=talker.Talker.encode_features)[:2]
+  return teacher.apply({"params": teacher_params}, batch["audio"], batch["mask"], method=talker.Talker.encode)[:2]
+
+
 def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, teacher: talker.Talker,
-            heads: enhancer.EnhancerHeads, cfg: DistillConfig, ema_params=None):
+            heads: enhancer.EnhancerHeads, cfg: DistillConfig, ema_params=None, x_range=None):
   """(scalar loss, metrics). trainable = {'student': params, 'heads': params}; the teacher's are frozen;
-  `ema_params` (consistency) the frozen target network."""
+  `ema_params` (consistency) the frozen target network; `x_range` (lo [D], hi [D]) the data's range in model
+  units, kept by the teacher's predictions."""
   audio, x, mask = batch["audio"], batch["motion"], batch["mask"]
-  k_i, k_eps = jax.random.split(rng)
+  k_i, k_eps, k_keep = jax.random.split(rng, 3)
   n = cfg.num_student_steps
   i = jax.random.randint(k_i, (x.shape[0],), 0, n)                                        # [B]
   logsnr = schedule.logsnr_t((i + 1) / n)
@@ -117,13 +134,20 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
   z = process.z_t(x=x, eps=eps, logsnr=logsnr)                                             # [B, T, D]
 
   teacher_params = jax.lax.stop_gradient(teacher_params)
-  t_feats, t_personal, _ = teacher.apply({"params": teacher_params}, audio, mask, method=talker.Talker.encode)
+  t_feats, t_personal = teacher_encoding(teacher, teacher_params, batch)
+  t_feats_all = t_feats                              # L_ae compares every example's features
+  keep = (guidance_lib.keep(k_keep, batch=x.shape[0], drop=cfg.cond_drop)[:, None, None] if cfg.cond_drop else 1.0)
+  if cfg.cond_drop and not cfg.encoder_only:        # dropped examples: both sides unconditional
+    t_feats, t_personal = t_feats * keep, t_personal * keep
   if cfg.encoder_only:
     return _encoder_stage_loss(trainable["student"], teacher_params, z=z, logsnr=logsnr, audio=audio, mask=mask,
                                t_feats=t_feats, t_personal=t_personal, student=student, teacher=teacher, cfg=cfg)
-  t_denoise = talker.denoiser_fn(teacher, teacher_params, t_feats, t_personal, mask, guidance=cfg.teacher_guidance)
+  t_denoise = talker.denoiser_fn(teacher, teacher_params, t_feats, t_personal, mask, guidance=cfg.teacher_guidance,
+                                 x_range=x_range)
   if cfg.target == "teacher":
     x_target, _ = targets.x_target(t_denoise, z=z, i=i, num_student_steps=n)
+  elif cfg.target == "guided":          # guidance distillation: the guided teacher's x at the same z, one network
+    x_target = jax.lax.stop_gradient(t_denoise(z, logsnr))
   elif cfg.target == "data":
     x_target = x
   elif cfg.target == "consistency":
@@ -131,11 +155,12 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
         t_denoise, _ema_consistency_fn(ema_params, audio=audio, mask=mask, student=student), z=z, i=i,
         num_teacher_steps=n)
   else:
-    raise ValueError(f"unknown distillation target {cfg.target!r}: teacher, data or consistency")
+    raise ValueError(f"unknown distillation target {cfg.target!r}: teacher, guided, data or consistency")
 
   params = trainable["student"]
   feats, personal, aux = student.apply({"params": params}, audio, mask, method=talker.Talker.encode)
-  x_pred = student.apply({"params": params}, z, logsnr, feats, personal, mask, method=talker.Talker.denoise)
+  x_pred = student.apply({"params": params}, z, logsnr, feats * keep, personal * keep, mask,
+                         method=talker.Talker.denoise)
   if cfg.target == "consistency":      # f_theta(z, u) against the target network's f one teacher step on
     f = consistency.consistency_fn(z=z, x_net=x_pred, logsnr=logsnr)
     dis = _masked_mean(jnp.square(f - x_target), mask)
@@ -145,7 +170,7 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
   loss = loss + dis
   metrics["dis"] = dis
   if cfg.w_ae:
-    ae = _masked_mean(jnp.square(feats - jax.lax.stop_gradient(t_feats)), mask)
+    ae = _masked_mean(jnp.square(feats - jax.lax.stop_gradient(t_feats_all)), mask)
     loss, metrics["ae"] = loss + cfg.w_ae * ae, ae
   if cfg.w_pc:
     face = x_pred[..., np.asarray(cfg.face_channels)]                                     # [B, T, K]
@@ -158,13 +183,13 @@ def loss_fn(trainable, teacher_params, batch, rng, *, student: talker.Talker, te
 
 def distill_step(state: DistillState, teacher_params, batch, rng, *, student: talker.Talker,
                  teacher: talker.Talker, heads: enhancer.EnhancerHeads, tx: optax.GradientTransformation,
-                 cfg: DistillConfig):
+                 cfg: DistillConfig, x_range=None):
   """One optimizer step of the student; the teacher's parameters are an explicit, frozen argument."""
   rng = jax.random.fold_in(rng, state.step)
   trainable = {"student": state.params, "heads": state.heads}
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       trainable, teacher_params, batch, rng, student=student, teacher=teacher, heads=heads, cfg=cfg,
-      ema_params=state.ema)
+      ema_params=state.ema, x_range=x_range)
   updates, opt_state = tx.update(grads, state.opt_state, trainable)
   new = optax.apply_updates(trainable, updates)
   metrics["grad_norm"] = optax.tree.norm(grads)

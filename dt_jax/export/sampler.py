@@ -50,12 +50,12 @@ def from_run(run: loading.Run, *, num_steps: int | None = None) -> Sampler:
   """The exportable sampler of a loaded run (a student round, or a teacher) with `num_steps` DDIM steps."""
   steps = int(num_steps or run.num_steps)
   fn = sampling.sample_fn(run.model, num_steps=steps, stats=run.stats, unroll=True, sampler=run.sampler,
-                          guidance=run.guidance)
+                          guidance=run.guidance, data_range=run.data_range)
   params = jax.tree.map(np.asarray, run.params)
 
   def sample(audio, noise):
     return fn(params, audio, jnp.ones_like(noise[..., 0]), noise)
 
   return Sampler(fn=sample, motion_dim=run.dataset.motion_dim, num_steps=steps,
-                 min_samples=run.model.cfg.encoder.receptive_field,
+                 min_samples=run.model.min_samples,
                  param_bytes=sum(int(x.size) * 4 for x in jax.tree.leaves(params)))

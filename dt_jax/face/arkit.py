@@ -13,6 +13,7 @@ NAMES = (
     "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
 )
 NUM = len(NAMES)
+WEIGHT_RANGE = (0.0, 1.0)               # every ARKit blendshape weight; a rig applies one outside it backwards
 INDEX = {name: i for i, name in enumerate(NAMES)}
 assert NUM == 52 and list(NAMES) == sorted(NAMES)
 

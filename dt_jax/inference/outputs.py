@@ -13,6 +13,7 @@ import soundfile
 import tqdm
 
 from dt_jax import timebase
+from dt_jax.face import arkit
 from dt_jax.face import mesh
 from dt_jax.inference import rig_formats
 from dt_jax.render import image
@@ -84,6 +85,10 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   rig, base = ds.rig, os.path.join(out_dir, stem)
   has_mesh = rig is not None and rig.templates is not None
   coefficient_space = rig is None or rig.basis is not None or not has_mesh
+  outside = 0
+  if coefficient_space and motion.shape[1] == arkit.NUM:     # ARKit weights: a rig applies one outside [0, 1] backwards
+    outside = int(np.sum((motion < arkit.WEIGHT_RANGE[0]) | (motion > arkit.WEIGHT_RANGE[1])))
+    motion = rig_formats.arkit_weights(motion, np.float32)
   verts = None                                                                      # [T, V, 3]
   if has_mesh:
     verts = FrameVertices(rig, motion, speaker) if coefficient_space else rig.vertices(motion, speaker)
@@ -108,6 +113,8 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
   written.update(rig_written)
   if (formats.obj or formats.render or formats.gltf) and not has_mesh:
     notes.append("this dataset was built without a mesh: no OBJ frames, video or glTF")
+  if outside:
+    notes.append(f"{outside} weights outside [0, 1] were clamped (a run sampled without clip_x0)")
   if notes:
     info["note"] = "; ".join(notes)
   with open(written["json"], "w") as f:

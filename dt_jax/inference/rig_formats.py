@@ -49,11 +49,17 @@ def timecode(frame: int, fps: int = timebase.FPS) -> str:
   return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.000"
 
 
+def arkit_weights(weights, dtype=np.float64) -> np.ndarray:
+  """ARKit weights as a rig must receive them: in [0, 1] (arkit.WEIGHT_RANGE), whatever the model gave; every
+  writer below goes through it (a run trained before the sampler kept the range may leave it)."""
+  return np.clip(np.asarray(weights, dtype), *arkit.WEIGHT_RANGE)
+
+
 def write_live_link_csv(path: str, weights: np.ndarray) -> str:
   """weights [T, 52] (EmoTalk's alphabetical order) -> the Live Link Face CSV."""
   order = [arkit.INDEX[n] for n in _LIVE_LINK_ORDER]
   lines = [",".join(["Timecode", "BlendShapeCount"] + live_link_names() + list(LIVE_LINK_ROTATIONS))]
-  for t, w in enumerate(np.asarray(weights, np.float64)):
+  for t, w in enumerate(arkit_weights(weights)):
     values = [f"{v:.6f}" for v in w[order]] + ["0"] * len(LIVE_LINK_ROTATIONS)
     lines.append(",".join([timecode(t), str(len(order) + len(LIVE_LINK_ROTATIONS))] + values))
   with open(path, "w") as f:
@@ -64,7 +70,7 @@ def write_live_link_csv(path: str, weights: np.ndarray) -> str:
 def frame_record(t: int, weights: np.ndarray) -> dict:
   """One frame as JSON: {'frame', 'time' (s), 'timecode', 'weights': {ARKit name: weight}}."""
   return {"frame": int(t), "time": round(t / timebase.FPS, 6), "timecode": timecode(t),
-          "weights": {n: round(float(v), 6) for n, v in zip(arkit.NAMES, weights)}}
+          "weights": {n: round(float(v), 6) for n, v in zip(arkit.NAMES, arkit_weights(weights))}}
 
 
 def write_json(path: str, weights: np.ndarray) -> str:
@@ -125,7 +131,7 @@ def write_glb(path: str, *, template: np.ndarray, faces: np.ndarray, basis: np.n
                 target=g.ELEMENT_ARRAY_BUFFER)
   targets = [{"POSITION": add(np.asarray(d, "<f4"), kind=g.VEC3, component=g.FLOAT, target=g.ARRAY_BUFFER,
                                bounds=True)} for d in basis]
-  w = np.asarray(weights, "<f4")
+  w = arkit_weights(weights, "<f4")
   times = add((np.arange(len(w)) / fps).astype("<f4"), kind=g.SCALAR, component=g.FLOAT, bounds=True)
   values = add(w.reshape(-1), kind=g.SCALAR, component=g.FLOAT)
   primitive = g.Primitive(attributes=g.Attributes(POSITION=position), indices=indices, targets=targets)

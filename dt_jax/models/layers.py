@@ -1,9 +1,13 @@
-"""Shared layers: a transformer block with key masks, and the noise-level embedding."""
+"""Shared layers: a transformer block with key masks, the noise-level embedding, features to motion frames."""
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import flax.linen as nn
 import numpy as np
+
+from dt_jax.timebase import FPS
+from dt_jax.timebase import SAMPLE_RATE
 
 
 class TransformerBlock(nn.Module):
@@ -40,3 +44,19 @@ def logsnr_embedding(logsnr, dim: int):
   freqs = jnp.exp(-np.log(1000.0) * jnp.arange(half, dtype=jnp.float32) / max(half - 1, 1))
   angle = (logsnr[:, None] / 20.0) * 1000.0 * freqs[None]
   return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
+
+
+def resample_to_frames(h, *, num_frames: int, hop: float, offset: float, valid=None):
+  """[B, N, C] features, feature n centred on sample offset + n hop -> [B, T, C] at FPS (frame t centred on
+  (t + 1/2) / FPS s) by linear interpolation in time; `valid` [B, 1] (real feature frames per clip; default N)
+  keeps each clip's interpolation off its padding."""
+  n = h.shape[1]
+  t_center = (jax.lax.iota(jnp.float32, num_frames) + 0.5) / FPS * SAMPLE_RATE       # [T] in samples
+  pos = (t_center - offset) / hop                                                   # feature index
+  last = jnp.full((h.shape[0], 1), n - 1.0) if valid is None else jnp.clip(valid - 1.0, 0.0, n - 1.0)
+  pos = jnp.minimum(jnp.maximum(pos, 0.0)[None, :] + jnp.zeros_like(last), last)   # [B, T] (explicit for ONNX)
+  lo = jnp.floor(pos).astype(jnp.int32)
+  hi = jnp.minimum(lo + 1, last.astype(jnp.int32))
+  w = (pos - lo)[..., None]
+  take = lambda idx: jnp.take_along_axis(h, idx[..., None], axis=1)
+  return take(lo) * (1.0 - w) + take(hi) * w

@@ -2,7 +2,9 @@
 
 A run directory holds `config.json` (the full config it was trained with), `motion_stats.npz` and orbax
 `checkpoints/`. Configs saved by older versions of dt_jax are brought up to date in one place (`upgrade_config`),
-so the rest of the code reads every key directly.
+so the rest of the code reads every key directly. A run whose teacher hears speech through a frozen pretrained
+encoder gets that encoder's verified weights added to its parameters here (`speech_encoder`): checkpoints never
+hold them, every sampler needs them.
 """
 from __future__ import annotations
 
@@ -13,17 +15,23 @@ import pathlib
 from typing import Any
 
 import ml_collections
+import numpy as np
 
 from dt_jax.data import normalization
 from dt_jax.data import source
+from dt_jax.face import arkit
 from dt_jax.models import talker
+from dt_jax.models import whisper
+from dt_jax.models import whisper_weights
 from dt_jax.train import checkpoint as ckpt_lib
 
 # Keys added after runs were first saved, with the value that reproduces what those runs did.
 _ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("train", "freeze_feature_extractor", False),
                ("train", "freeze_encoder_layers", 0), ("model", "audio_encoder_init", ""),
                ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95),
-               ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0), ("distill", "teacher_guidance", 0.0))
+               ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0), ("distill", "teacher_guidance", 0.0),
+               ("model", "speech_encoder", ""), ("model", "speech_layers", 0), ("model", "adapter_width", 0),
+               ("diffusion", "clip_x0", False), ("distill", "guidance_steps", 0))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -90,6 +98,12 @@ class Run:
     return float(self.cfg.diffusion.guidance)
 
   @property
+  def data_range(self):
+    """(lo [D], hi [D]) in data units that the sampler keeps every x prediction in (blendshape weights: [0, 1]),
+    or None (vertex offsets, or a run trained before clipping existed)."""
+    return data_range(self.dataset.motion_dim) if self.cfg.diffusion.clip_x0 else None
+
+  @property
   def sampler(self) -> str:
     """'consistency' for a consistency-distilled student (multistep consistency sampling), else 'ddim'."""
     return "consistency" if self.cfg.get("distill", {}).get("target") == "consistency" else "ddim"
@@ -99,6 +113,30 @@ class Run:
     """The personalizer branches the model has ('identity', 'emotion')."""
     pcfg = self.model.cfg.personalizer
     return tuple(n for n, on in (("identity", pcfg.use_identity), ("emotion", pcfg.use_emotion)) if on)
+
+
+def data_range(motion_dim: int):
+  """(lo [D], hi [D]) of the data's range in data units: ARKit weights lie in [0, 1]; None for vertex offsets."""
+  if motion_dim != arkit.NUM:
+    return None
+  lo, hi = arkit.WEIGHT_RANGE
+  return np.full(motion_dim, lo, np.float32), np.full(motion_dim, hi, np.float32)
+
+
+def model_range(bounds, stats: normalization.MotionStats):
+  """A data-unit range (lo [D], hi [D]) in model units (None stays None)."""
+  if bounds is None:
+    return None
+  return tuple(normalization.normalize(b, stats).astype(np.float32) for b in bounds)
+
+
+def with_speech_encoder(model_cfg, params) -> dict:
+  """`params` with the frozen pretrained encoder's weights added where the model has one (verified by hash)."""
+  if not model_cfg.speech_encoder:
+    return params
+  name = model_cfg.speech_encoder
+  return {**params, "speech_encoder": whisper.used_params(whisper_weights.load(name), whisper.CONFIGS[name],
+                                                          model_cfg.speech_layers)}
 
 
 def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
@@ -115,6 +153,6 @@ def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
     restored = ckpt.restore_local()
   finally:
     ckpt.close()
-  params = restored["ema_params"] if "ema_params" in restored else restored["params"]
+  params = with_speech_encoder(cfg.model, restored["ema_params"] if "ema_params" in restored else restored["params"])
   return Run(cfg=cfg, dataset=ds, model=model_for(cfg, ds), params=params, stats=normalization.load(workdir),
              workdir=workdir)

@@ -16,35 +16,40 @@ from dt_jax.runs import loading
 
 
 def sample_fn(model: talker.Talker, *, num_steps: int, stats: normalization.MotionStats, unroll: bool = False,
-              sampler: str = "ddim", guidance: float = 1.0):
+              sampler: str = "ddim", guidance: float = 1.0, data_range=None):
   """The whole jitted generator: (params, audio [B, S], mask [B, T], z_init [B, T, D]) -> motion [B, T, D] in data
   units; audio encoding once, then `num_steps` DDIM steps (`unroll`: written out, for exporters) or, with
   sampler="consistency", multistep consistency sampling; `guidance` w != 1: classifier-free guidance at every
-  step (diffusion/guidance.py). An optional fifth argument {'identity' / 'emotion':
+  step (diffusion/guidance.py); `data_range` (lo [D], hi [D] in data units, runs' `data_range`): every step's x
+  prediction and the result are clipped to it. An optional fifth argument {'identity' / 'emotion':
   [B, d]} overrides the personal embeddings (see Personalizer)."""
   if sampler not in ("ddim", "consistency"):
     raise ValueError(f"unknown sampler {sampler!r}: ddim or consistency")
+  x_range = loading.model_range(data_range, stats)
+
   @jax.jit
   def run(params, audio, mask, z_init, embeddings=None):
     feats, personal, _ = model.apply({"params": params}, audio, mask, embeddings=embeddings,
                                      method=talker.Talker.encode)
-    denoise = talker.denoiser_fn(model, params, feats, personal, mask, guidance=guidance)
+    denoise = talker.denoiser_fn(model, params, feats, personal, mask, guidance=guidance, x_range=x_range)
     if sampler == "consistency":
       f = lambda z, logsnr: consistency.consistency_fn(z=z, x_net=denoise(z, logsnr), logsnr=logsnr)
       x = consistency.sample(f, z_init=z_init, num_steps=num_steps)
     else:
       x = samplers.sample(denoise, z_init=z_init, num_steps=num_steps, unroll=unroll)
-    return normalization.denormalize(x, stats)
+    x = normalization.denormalize(x, stats)
+    return x if data_range is None else jnp.clip(x, data_range[0], data_range[1])
   return run
 
 
 def run_sample_fn(run: loading.Run, *, num_steps: int | None = None):
   """sample_fn for `run` at `num_steps` (default: the run's), built once per run and step count, so animators,
   streams and predictors of one run share its compilations."""
-  key = ("sample", int(num_steps or run.num_steps), run.guidance)   # a changed cfg w compiles anew
+  bounds = run.data_range
+  key = ("sample", int(num_steps or run.num_steps), run.guidance, bounds is not None)   # a changed cfg compiles anew
   if key not in run.compiled:
     run.compiled[key] = sample_fn(run.model, num_steps=key[1], stats=run.stats, sampler=run.sampler,
-                                  guidance=key[2])
+                                  guidance=key[2], data_range=bounds)
   return run.compiled[key]
 
 

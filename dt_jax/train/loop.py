@@ -29,6 +29,7 @@ from dt_jax.data import source
 from dt_jax.models import pretrained
 from dt_jax.models import talker
 from dt_jax.train import checkpoint as ckpt_lib
+from dt_jax.train import feature_cache
 from dt_jax.train import optimizer
 from dt_jax.train import sharding
 from dt_jax.train import state as state_lib
@@ -90,10 +91,11 @@ class Logs:
 
 
 def init_state(model, tx, batch, *, seed: int, mesh, rules):
-  """The train state created directly in its shardings (jit with out_shardings, after eval_shape)."""
+  """The train state created directly in its shardings (jit with out_shardings, after eval_shape). A batch of
+  cached features initialises everything but the frozen pretrained encoder, which is not part of the state."""
   def make(rng):
-    params = model.init({"params": rng, "dropout": rng}, batch["audio"], batch["motion"],
-                        jnp.zeros(batch["motion"].shape[0]), batch["mask"])["params"]
+    params = model.init({"params": rng, "dropout": rng}, batch.get("audio"), batch["motion"],
+                        jnp.zeros(batch["motion"].shape[0]), batch["mask"], features=batch.get("features"))["params"]
     return state_lib.create(params, tx)
   rng = jax.random.PRNGKey(seed)
   shardings = sharding.tree_shardings(jax.eval_shape(make, rng), mesh, rules=rules)
@@ -112,10 +114,20 @@ def with_pretrained_encoder(state, shardings, path: str):
   return state.replace(params=params, ema_params=ema)
 
 
-def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, stats, batches: int = 4) -> float:
-  """Mean loss on fixed validation windows with fixed noise (comparable across steps)."""
+def feature_windows(cfg, features: dict, split: str, *, with_audio: bool = False):
+  """The pipeline's FeatureWindows of a split's cached features (None when the run has none)."""
+  if not features:
+    return None
+  seed, augment, _ = feature_cache.recipe(cfg)
+  return pipeline.FeatureWindows(features[split], seed=seed, augment=augment, with_audio=with_audio)
+
+
+def validation_loss(eval_fn, params, ds: source.Dataset, cfg, mesh, *, stats, batches: int = 4,
+                    windows: pipeline.FeatureWindows | None = None) -> float:
+  """Mean loss on fixed validation windows with fixed noise (comparable across steps); `windows`: the validation
+  split's cached features."""
   data = pipeline.train_batches(ds.splits["validation"], window_frames=cfg.data.window_frames,
-                                global_batch=cfg.data.global_batch, seed=12345, stats=stats,
+                                global_batch=cfg.data.global_batch, seed=12345, stats=stats, features=windows,
                                 process_index=jax.process_index(), process_count=jax.process_count())
   vals = [float(eval_fn(params, data_sharding.global_batch(data[i], mesh), jax.random.PRNGKey(i)))
           for i in range(batches)]
@@ -188,9 +200,11 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
   stats = normalization.compute(ds.splits["train"])
   if jax.process_index() == 0:
     normalization.save(stats, workdir)
+  features = feature_cache.ensure(ds, cfg) if cfg.model.speech_encoder else {}
   data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=cfg.train.seed, stats=stats,
                            augment=augment_lib.from_config(cfg.data.augment),
+                           features=feature_windows(cfg, features, "train"),
                            process_index=jax.process_index(), process_count=jax.process_count())
   first = data_sharding.global_batch(data()[0], mesh)
   state, state_sh = init_state(model, tx, first, seed=cfg.train.seed, mesh=mesh, rules=rules)
@@ -215,7 +229,8 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
                             data(start_step=start), mesh=mesh, start=start, end=end, total=cfg.train.steps,
                             ckpt=ckpt, logs=logs, log_every=cfg.train.log_every, save_every=cfg.train.save_every,
                             desc="train", workdir=workdir)
-    last["val/loss"] = validation_loss(eval_fn, state.params, ds, cfg, mesh, stats=stats)
+    last["val/loss"] = validation_loss(eval_fn, state.params, ds, cfg, mesh, stats=stats,
+                                       windows=feature_windows(cfg, features, "validation"))
     logs.write(int(state.step), {"val/loss": last["val/loss"]})
   finally:
     logs.close()

@@ -39,7 +39,8 @@ def personalizer_terms(aux, batch, *, w_identity: float, w_emotion: float):
 
 
 def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
-  """(scalar loss, metrics) for a batch {audio [B, S], motion [B, T, D], mask [B, T], speaker, emotion}."""
+  """(scalar loss, metrics) for a batch {audio [B, S] or cached speech features [B, T, C], motion [B, T, D], mask
+  [B, T], speaker, emotion}."""
   x, mask = batch["motion"], batch["mask"]
   k_t, k_eps, k_drop, k_keep = jax.random.split(rng, 4)
   i = jax.random.randint(k_t, (x.shape[0],), 1, cfg.num_steps + 1)
@@ -47,8 +48,8 @@ def loss_fn(params, batch, rng, *, model, cfg: StepConfig, train: bool = True):
   eps = jax.random.normal(k_eps, x.shape, x.dtype)
   z = process.z_t(x=x, eps=eps, logsnr=logsnr)
   keep = guidance.keep(k_keep, batch=x.shape[0], drop=cfg.cond_drop) if cfg.cond_drop and train else None
-  x_pred, aux = model.apply({"params": params}, batch["audio"], z, logsnr, mask, keep=keep, train=train,
-                            rngs={"dropout": k_drop})
+  x_pred, aux = model.apply({"params": params}, batch.get("audio"), z, logsnr, mask, features=batch.get("features"),
+                            keep=keep, train=train, rngs={"dropout": k_drop})
   x0 = diffusion_losses.x0_loss(x_pred=x_pred, x=x, logsnr=logsnr, mask=mask)        # [B]
   extra, metrics = personalizer_terms(aux, batch, w_identity=cfg.w_identity, w_emotion=cfg.w_emotion)
   loss = jnp.mean(x0) + extra
