@@ -91,6 +91,26 @@ def test_a_guided_teacher_teaches_round_one_only():
                                                            teacher_guidance=4.0)} == {1.0}
 
 
+def test_a_guidance_stage_comes_before_the_halving_rounds_of_a_guided_teacher():
+  """distill.guidance_steps: steps_16 learns the guided teacher's x (target "guided", the teacher's w) on its grid,
+  round 1 then halves that unguided student; a teacher sampled unguided, or the no_distillation baseline, gets
+  none."""
+  d = ours2.get_config("scale=tiny").distill
+  d.guidance_steps = 7
+  got = [(s.name, s.total, s.loss.target, s.loss.teacher_guidance, s.teacher_round)
+         for s in plan_lib.stages(d, teacher_steps=16, face_channels=(0,), teacher_guidance=2.0)]
+  assert got == [("encoder", d.encoder_steps, "teacher", 1.0, None), ("steps_16", 7, "guided", 2.0, None),
+                 ("steps_8", d.steps_per_round, "teacher", 1.0, "steps_16"),
+                 ("steps_4", d.steps_per_round, "teacher", 1.0, "steps_8"),
+                 ("steps_2", d.steps_per_round, "teacher", 1.0, "steps_4")]
+  assert [s.name for s in plan_lib.stages(d, teacher_steps=16, face_channels=(0,))] == [
+      "encoder", "steps_8", "steps_4", "steps_2"]
+  base = ours2.get_config("scale=tiny,variant=no_distillation").distill
+  base.guidance_steps = 7
+  assert [s.name for s in plan_lib.stages(base, teacher_steps=16, face_channels=(0,), teacher_guidance=2.0)] == [
+      "encoder", "steps_2"]
+
+
 def test_info_nce_prefers_the_diagonal():
   a = jnp.eye(4)
   assert float(enhancer.symmetric_info_nce(a, a, temperature=0.1)) < 0.01

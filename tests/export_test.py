@@ -41,12 +41,14 @@ def test_export_round_trip(sampler, fmt, tmp_path):
   assert sorted(parity["per_frames"]) == sorted(exporter.CHECK_FRAMES)
   assert parity["max_abs_error"] <= TOLERANCE[fmt], parity
   assert parity["max_abs_motion"] > 0.01                     # a real output, not zeros
+  assert parity["max_abs_motion"] <= 1.0 + TOLERANCE[fmt]     # blendshape weights stay in [0, 1] in every runtime
   assert record["bytes"] > 0.9 * sampler.param_bytes         # the parameters are inside
   # A third length at batch 1: nothing about the shapes was fixed at export time.
   call = exporter.FORMATS[fmt].load(os.path.join(tmp_path, record["path"]))
   audio, noise = sampler.example_inputs(frames=23, batch=1, seed=5)
-  np.testing.assert_allclose(call(audio, noise), np.asarray(jax.jit(sampler.fn)(audio, noise)),
-                             atol=TOLERANCE[fmt])
+  got = np.asarray(call(audio, noise))
+  np.testing.assert_allclose(got, np.asarray(jax.jit(sampler.fn)(audio, noise)), atol=TOLERANCE[fmt])
+  assert got.min() >= -TOLERANCE[fmt] and got.max() <= 1.0 + TOLERANCE[fmt]
 
 
 def test_jax_export_refuses_audio_shorter_than_the_encoder(sampler, tmp_path):

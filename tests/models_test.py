@@ -165,3 +165,26 @@ def test_condition_dropout_and_guided_denoiser():
   np.testing.assert_allclose(denoise(1.0), x_c, atol=1e-6)
   np.testing.assert_allclose(denoise(2.0), 2.0 * x_c - x_u, atol=1e-4)
   np.testing.assert_allclose(a[0], m(params, audio, z, lam, mask, keep=jnp.zeros(2))[0][0], atol=1e-5)
+
+
+def test_the_sampler_keeps_every_step_in_the_data_range():
+  """With the data's range (blendshapes: [0, 1] in data units) every step's x prediction is clipped and so is the
+  result; without it a random model's samples leave the range."""
+  from dt_jax.data import normalization  # pylint: disable=g-import-not-at-top
+  from dt_jax.runs import loading  # pylint: disable=g-import-not-at-top
+  from dt_jax.runs import sampling  # pylint: disable=g-import-not-at-top
+  cfg = _cfg()
+  _, params = _init(cfg)
+  stats = normalization.MotionStats(mean=np.full(52, 0.2, np.float32), scale=0.1)
+  audio, mask = jax.random.normal(jax.random.PRNGKey(4), (2, 16000)), jnp.ones((2, 30))
+  z = 3.0 * jax.random.normal(jax.random.PRNGKey(5), (2, 30, 52))
+  free = sampling.sample_fn(talker.Talker(cfg), num_steps=4, stats=stats)(params["params"], audio, mask, z)
+  assert float(free.min()) < 0.0 or float(free.max()) > 1.0
+  bounds = loading.data_range(52)
+  kept = sampling.sample_fn(talker.Talker(cfg), num_steps=4, stats=stats, data_range=bounds)(
+      params["params"], audio, mask, z)
+  assert float(kept.min()) >= 0.0 and float(kept.max()) <= 1.0 and float(jnp.std(kept)) > 0.01
+  lo, hi = loading.model_range(bounds, stats)
+  np.testing.assert_allclose(lo, -2.0, atol=1e-6)
+  np.testing.assert_allclose(hi, 8.0, atol=1e-5)
+  assert loading.data_range(15069) is None

@@ -77,3 +77,28 @@ def test_frame_json_and_point_cache_round_trip(weights, tmp_path):
       float(weights[30, arkit.INDEX["jawOpen"]]), abs=1e-6)
   verts = np.random.default_rng(1).normal(size=(12, 468, 3)).astype(np.float32)
   np.testing.assert_array_equal(rig_formats.read_pc2(rig_formats.write_pc2(str(tmp_path / "a.pc2"), verts)), verts)
+
+
+def test_every_rig_writer_keeps_weights_in_the_arkit_range(tiny, tmp_path):
+  """Weights a run sampled outside [0, 1] (one trained before clip_x0) reach no rig: the .glb, the Live Link CSV,
+  the JSON frames and the .npy are clamped, and the sidecar says how many were."""
+  from dt_jax.inference import outputs  # pylint: disable=g-import-not-at-top
+  w = np.random.default_rng(2).uniform(-0.3, 1.3, (20, 52)).astype(np.float32)
+  rows = list(csv.reader(open(rig_formats.write_live_link_csv(str(tmp_path / "a.csv"), w))))
+  values = np.array([[float(v) for v in r[2:2 + 52]] for r in rows[1:]])
+  assert values.min() == 0.0 and values.max() == 1.0
+  frames = json.load(open(rig_formats.write_json(str(tmp_path / "a.json"), w)))["frames"]
+  flat = [v for f in frames for v in f["weights"].values()]
+  assert min(flat) == 0.0 and max(flat) == 1.0 and rig_formats.frame_record(0, w[0])["weights"] == frames[0]["weights"]
+  audio = np.zeros(int(20 * 16000 / 30) + 10, np.float32)
+  written = outputs.write(tiny, w, audio, out_dir=str(tmp_path / "out"), stem="clip", speaker=0,
+                          formats=outputs.Formats(render=False, gltf=True))
+  assert np.load(written["npy"]).min() == 0.0 and np.load(written["npy"]).max() == 1.0
+  outside = int(np.sum((w < 0) | (w > 1)))
+  assert f"{outside} weights outside [0, 1] were clamped" in json.load(open(written["json"]))["note"]
+  import pygltflib  # pylint: disable=g-import-not-at-top
+  g = pygltflib.GLTF2().load(written["gltf"])
+  acc = g.accessors[g.animations[0].samplers[0].output]
+  view = g.bufferViews[acc.bufferView]
+  animated = np.frombuffer(g.binary_blob(), "<f4", acc.count, view.byteOffset)
+  assert animated.min() == 0.0 and animated.max() == 1.0
