@@ -50,6 +50,19 @@ def _bad(tmp_path, kind):
     soundfile.write(path, np.zeros(16000, np.float32), 16000)
   elif kind == "too_short":
     soundfile.write(path, _tone()[:300], 16000)
+  elif kind in ("truncated", "header_4gb", "rate_1hz"):
+    soundfile.write(path, _tone(2.0), 16000, subtype="PCM_16")
+    data = bytearray(open(path, "rb").read())
+    assert data[36:40] == b"data"                         # soundfile writes the plain 44-byte header
+    if kind == "truncated":
+      data = data[:len(data) // 2]
+    elif kind == "header_4gb":
+      data[40:44] = (0xFFFFFFF0).to_bytes(4, "little")
+    else:
+      data[24:28] = (1).to_bytes(4, "little")          # 64000 samples at 1 Hz would be 17.8 hours of motion
+      data[28:32] = (2).to_bytes(4, "little")
+    with open(path, "wb") as f:
+      f.write(bytes(data))
   elif kind == "nan":
     a = _tone()
     a[100] = np.nan
@@ -59,7 +72,8 @@ def _bad(tmp_path, kind):
 
 BAD = {"missing": "no such file", "empty": "empty file", "corrupt": "not a readable audio file",
        "no_samples": "no samples", "silent": "silent", "too_short": "shorter than one motion frame",
-       "nan": "NaN"}
+       "nan": "NaN", "truncated": "truncated or damaged", "header_4gb": "declares 4294967280 bytes",
+       "rate_1hz": "sample rate 1 Hz is implausible"}
 
 
 @pytest.mark.parametrize("kind", sorted(BAD))

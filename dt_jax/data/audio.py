@@ -13,6 +13,7 @@ from dt_jax.timebase import SAMPLE_RATE
 from dt_jax.timebase import samples_for
 
 SILENCE_PEAK = 1e-4        # a clip whose loudest sample is below this (-80 dBFS) holds no speech to animate
+RATE_RANGE = (4000, 384000)   # sample rates a speech recording plausibly has; outside, the header is wrong
 
 
 class AudioError(ValueError):
@@ -41,12 +42,42 @@ def to_float(audio, where: str = "audio") -> np.ndarray:
   return out
 
 
+def _wav_data_chunk(path) -> tuple[int, int] | None:
+  """(bytes the header's data chunk declares, bytes the file holds after it) of a RIFF/WAVE file; None for
+  another container (soundfile checks those) or a file whose chunk list is itself broken (soundfile refuses it)."""
+  size = os.path.getsize(path)
+  with open(path, "rb") as f:
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+      return None
+    pos = 12
+    while pos + 8 <= size:
+      f.seek(pos)
+      chunk = f.read(8)
+      declared = int.from_bytes(chunk[4:8], "little")
+      if chunk[:4] == b"data":
+        return declared, size - pos - 8
+      pos += 8 + declared + (declared & 1)
+  return None
+
+
 def read_wav(path) -> tuple[np.ndarray, int]:
-  """(float32 mono samples, sample rate from the header); a clear AudioError for a corrupt or empty file."""
+  """(float32 mono samples, sample rate from the header); a clear AudioError for a corrupt or empty file, a header
+  whose sample rate no recording has, and a wav whose data is shorter than its header says (a truncated copy, or a
+  header claiming gigabytes): soundfile would quietly read what is there."""
   try:
+    info = soundfile.info(str(path))
     data, rate = soundfile.read(str(path), always_2d=False)
   except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
-    raise AudioError(f"{path}: not a readable audio file ({e})") from e
+    raise AudioError(f"{path}: not a readable audio file ({' '.join(str(e).split())})") from e
+  if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+    raise AudioError(f"{path}: the header's sample rate {rate} Hz is implausible for speech (expected "
+                     f"{RATE_RANGE[0]}-{RATE_RANGE[1]} Hz): a damaged or mislabelled file")
+  chunk = _wav_data_chunk(str(path))
+  if chunk is not None and chunk[0] > chunk[1]:
+    frame_bytes = max(1, chunk[1] // max(1, info.frames)) if info.frames else 1
+    raise AudioError(f"{path}: the header declares {chunk[0]} bytes of samples ({chunk[0] / frame_bytes / rate:.1f} s) "
+                     f"but the file holds {chunk[1]} ({chunk[1] / frame_bytes / rate:.1f} s): truncated or damaged")
   return to_float(data, str(path)), int(rate)
 
 
