@@ -15,12 +15,12 @@ import sys
 
 from absl import app
 from absl import flags
+import run_flags
 
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
 from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
-from dt_jax.runs import loading
 from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
@@ -48,10 +48,11 @@ _SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
 def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
+  run_flags.check_out("animate", _OUT.value)
   try:
     speech = audio_lib.load_speech(_AUDIO.value)
     reference = audio_lib.load_speech(_SPEAKER_FROM.value) if _SPEAKER_FROM.value else None
-    run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+    run = run_flags.load_run("animate", _CKPT.value, data_dir=_DATA_DIR.value)
     anim = animator_lib.Animator(run, num_steps=_STEPS.value, window_seconds=_WINDOW.value,
                                  overlap_seconds=_OVERLAP.value)
     persona = anim.persona(speech, reference=reference, emotion=_EMOTION.value, template=_TEMPLATE.value)

@@ -15,8 +15,10 @@ energy distance with its floor and the static face's, best-of-N). Speed: frames 
 speed-up over the teacher as the median and quartiles of --pairs interleaved timings (--large_batch_pairs at the
 large batch), timing the same compiled calls as the frames per second.
 Writes <out>/results.json, <out>/table.md, the plots and <out>/report.md (which opens with a verdict on the paper's
-orderings). Every row is kept in <out>/rows/ as soon as it is measured: a killed benchmark run again skips finished
-rows (--overwrite measures them again). `--device_count=N` also times the large batch sharded over N devices.
+orderings). Every row is kept in <out>/rows/ as soon as it is measured: a killed benchmark run again skips
+rows measured by the same code from the same checkpoints with the same settings; a row whose run, checkpoint, split,
+samples or code changed is measured again (--overwrite measures every row again). `--device_count=N` also times
+the large batch sharded over N devices.
 """
 import json
 import os
@@ -26,6 +28,7 @@ from absl import app
 from absl import flags
 import jax
 import tqdm
+import run_flags
 
 from dt_jax.bench import measure
 from dt_jax.bench import report
@@ -55,6 +58,7 @@ _LARGE_PAIRS = flags.DEFINE_integer("large_batch_pairs", 4, "Interleaved timings
                                     "(each a whole large batch of the teacher: seconds on a CPU).")
 _DEVICES = flags.DEFINE_integer("device_count", 1, "> 1: also time the large batch sharded over this many devices.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per evaluation batch.")
+_LOOKAHEAD = flags.DEFINE_list("lookahead_ms", ["80", "200", "500"], "Lookaheads of the streaming measurement (ms).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Measure rows again even if <out>/rows has them.")
 
@@ -72,7 +76,11 @@ def _rows():
     if len(parts) not in (2, 3) or not all(parts) or (len(parts) == 3 and not parts[2].isdigit()):
       raise app.UsageError(f"--ablation={item!r}: expected name:workdir[:steps]")
     ablations[parts[0]] = (parts[1], int(parts[2])) if len(parts) == 3 else parts[1]
-  return rows_lib.rows(teacher=_TEACHER.value, student=_STUDENT.value, ablations=ablations, data_dir=_DATA_DIR.value)
+  try:
+    return rows_lib.rows(teacher=_TEACHER.value, student=_STUDENT.value, ablations=ablations, data_dir=_DATA_DIR.value,
+                         allow_unfinished=run_flags.ALLOW_UNFINISHED.value)
+  except run_flags.UNUSABLE as e:
+    sys.exit(f"benchmark: {' '.join(str(e).split())}")
 
 
 def _save(path: str, result: dict) -> None:
@@ -81,9 +89,19 @@ def _save(path: str, result: dict) -> None:
   os.replace(path + ".tmp", path)
 
 
+def _cached(path: str) -> dict | None:
+  """A row measured earlier, or None (none, or a file cut short by a kill)."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, json.JSONDecodeError):
+    return None
+
+
 def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
+  run_flags.check_out("benchmark", _OUT.value)
   if _DEVICES.value > jax.device_count():
     raise app.UsageError(f"--device_count={_DEVICES.value} but only {jax.device_count()} devices are visible (on "
                          "a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N)")
@@ -105,14 +123,23 @@ def main(argv):
   generators = timing.Generators(clip_seconds=_CLIP.value)       # each timed call compiled once, for both timings
   for row in tqdm.tqdm(rows, desc="benchmark", unit="row"):
     path = os.path.join(_OUT.value, "rows", f"{row.name}.json")
-    if os.path.exists(path) and not _OVERWRITE.value:
-      with open(path) as f:
-        results.append(json.load(f))
+    key = rows_lib.measured_key(row, dataset, splits=list(splits), samples=samples, batch_size=_BATCH.value,
+                                clip_seconds=_CLIP.value, large_batch=_LARGE.value, device_count=_DEVICES.value,
+                                lookahead_ms=list(_LOOKAHEAD.value), reps=_REPS.value)
+    cached = _cached(path) if not _OVERWRITE.value else None
+    if cached is not None and cached.get("key") == key:
+      results.append(cached)
       continue
+    if cached is not None:
+      old = cached.get("key") or {}
+      changed = sorted(k for k in set(key) | set(old) if key.get(k) != old.get(k))
+      tqdm.tqdm.write(f"{path} was measured with another {', '.join(changed)}: measuring {row.name} again")
     tqdm.tqdm.write(f"measuring {row.name} ({row.num_steps or 'no'} steps)")
     result = measure.measure(row, dataset=dataset, splits=splits, seeds=range(samples), batch_size=_BATCH.value,
                              clip_seconds=_CLIP.value, large_batch=_LARGE.value, reps=_REPS.value,
-                             device_count=_DEVICES.value, generators=generators)
+                             device_count=_DEVICES.value, generators=generators,
+                             lookaheads=tuple(float(ms) / 1000 for ms in _LOOKAHEAD.value))
+    result["key"] = key
     _save(path, result)
     results.append(result)
   measure.speedups(rows, results, clip_seconds=_CLIP.value, large_batch=_LARGE.value, pairs=_PAIRS.value,

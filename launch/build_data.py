@@ -6,10 +6,12 @@
 """
 import json
 import os
+import sys
 
 from absl import app
 from absl import flags
 
+from dt_jax import safe_pickle
 from dt_jax.data import source
 from dt_jax.data import summary
 
@@ -23,8 +25,11 @@ _RIG = flags.DEFINE_string("rig", None, "etf3d: blendshape rig (.npz template+ba
 
 def main(argv):
   del argv
-  b = source.build(_DATASET.value, data_dir=_DATA_DIR.value, manual_dir=_MANUAL_DIR.value,
-                   builder_kwargs={"num_workers": _WORKERS.value, "regions": _REGIONS.value, "rig": _RIG.value})
+  try:
+    b = source.build(_DATASET.value, data_dir=_DATA_DIR.value, manual_dir=_MANUAL_DIR.value,
+                     builder_kwargs={"num_workers": _WORKERS.value, "regions": _REGIONS.value, "rig": _RIG.value})
+  except (FileNotFoundError, ValueError, safe_pickle.UnsafePickleError) as e:   # the builders' errors name the file
+    sys.exit(f"build_data: {' '.join(str(e).split())}")
   s = summary.summarize(source.open_dataset(_DATASET.value, data_dir=_DATA_DIR.value))
   with open(os.path.join(b.data_dir, "summary.json"), "w") as f:
     json.dump(s, f, indent=1)

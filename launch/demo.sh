@@ -42,7 +42,8 @@ python launch/distill.py --config="configs/ours2.py:$ARGS,variant=no_distillatio
 echo "== [5/9] benchmark: quality on every test split ($SAMPLES samples per clip), distribution, speed, size, streaming"
 python launch/benchmark.py --teacher="$OUT/teacher" --student="$OUT/student" \
   --ablation=no_distillation:"$OUT/no_distillation" --ablation=compressed:"$OUT/student/encoder:2" \
-  ${SAMPLES:+--samples="$SAMPLES"} --data_dir="$DATA_DIR" --out="$OUT" > "$OUT/benchmark.log"
+  --large_batch=8 --lookahead_ms=200 ${SAMPLES:+--samples="$SAMPLES"} --data_dir="$DATA_DIR" --out="$OUT" \
+  > "$OUT/benchmark.log"
 
 echo "== [6/9] rendering ground truth | teacher-16 | student-2 for a held-out clip, with its audio"
 python launch/render_compare.py --runs="teacher-16:$OUT/teacher,student-2:$OUT/student" --split=test \

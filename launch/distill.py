@@ -4,7 +4,9 @@
       --teacher=runs/teacher --workdir=runs/student
   (variant=no_identity|no_emotion|no_enhancer|no_distillation; --config.distill.end_steps=1 goes on to one step)
 Each round is saved under <workdir>/steps_N; running the same command again skips finished rounds and resumes
-the one that was interrupted; a preempted run (SIGTERM) saves and exits 143. Multi-host flags as for
+the one that was interrupted; a preempted run (SIGTERM) saves and exits 143. An unfinished teacher is refused
+(--allow_unfinished to distill it anyway); each round records the teacher checkpoint it came from, and rounds of
+an older checkpoint are set aside (<round>.teacher_<step>) and distilled again. Multi-host flags as for
 launch/train.py.
 """
 import sys
@@ -14,6 +16,7 @@ from absl import flags
 from ml_collections import config_flags
 import exits
 import multihost_flags
+import run_flags
 
 from dt_jax.distill import rounds
 from dt_jax.train import checkpoint
@@ -30,7 +33,8 @@ def main(argv):
   multihost_flags.initialize()
   cfg = _CONFIG.value
   distributed.prepare_data(cfg)
-  result = exits.guarded("distill", rounds.distill, cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value)
+  result = exits.guarded("distill", rounds.distill, cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value,
+                         allow_unfinished=run_flags.ALLOW_UNFINISHED.value)
   for n, path in result["rounds"].items():
     print(f"{n}-step student: {path}")
   if "last" in result:

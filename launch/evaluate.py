@@ -12,6 +12,7 @@ import numpy as np
 
 from absl import app
 from absl import flags
+import run_flags
 
 from dt_jax.eval import evaluator
 from dt_jax.runs import loading
@@ -36,7 +37,8 @@ _OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the check
 def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
-  run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  run_flags.check_out("evaluate", _OUT.value)
+  run = run_flags.load_run("evaluate", _CKPT.value, data_dir=_DATA_DIR.value)
   ds, steps = run.dataset, _STEPS.value or run.cfg.diffusion.num_steps
   if _GUIDANCE.value is not None:
     run.cfg.diffusion.guidance = _GUIDANCE.value

@@ -1,5 +1,6 @@
 """How the training launchers end: a preempted run exits 143 (128 + SIGTERM) saying it saved; a run that cannot go
 on (a busy or mismatched workdir, no intact checkpoint, a non-finite loss, a bad teacher) exits 1 with one line."""
+import signal
 import sys
 
 from dt_jax.train import checkpoint
@@ -8,11 +9,18 @@ from dt_jax.train import workdir
 
 PREEMPTED = 143
 _ONE_LINE = (workdir.WorkdirBusyError, workdir.ConfigMismatchError, checkpoint.CheckpointError,
-             loop.NonFiniteLossError, FileNotFoundError, ValueError)
+             checkpoint.CheckpointMismatchError, loop.NonFiniteLossError, FileNotFoundError, ValueError)
+
+
+def _terminated_early(*_):
+  raise loop.Preempted("preempted (SIGTERM) outside the training steps (start-up, or a validation): every saved "
+                       "checkpoint is kept; run the same command again")
 
 
 def guarded(name: str, fn, *args, **kwargs):
-  """fn(*args, **kwargs), or the exit above."""
+  """fn(*args, **kwargs), or the exit above. SIGTERM where the training loop has not taken it over (loading data,
+  compiling, validating) ends the same way, with its line."""
+  signal.signal(signal.SIGTERM, _terminated_early)
   try:
     return fn(*args, **kwargs)
   except loop.Preempted as e:

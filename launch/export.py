@@ -10,10 +10,10 @@ import os
 
 from absl import app
 from absl import flags
+import run_flags
 
 from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
-from dt_jax.runs import loading
 from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Distill workdir (its last round), a round, or a teacher workdir.",
@@ -29,10 +29,11 @@ _TFLITE = flags.DEFINE_bool("tflite", False, "With savedmodel: also try TFLite's
 def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
+  run_flags.check_out("export", _OUT.value)
   unknown = [f for f in _FORMAT.value if f not in exporter.FORMATS]
   if unknown:
     raise app.UsageError(f"unknown --format {', '.join(unknown)}: choose from {', '.join(exporter.FORMATS)}")
-  run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+  run = run_flags.load_run("export", _CKPT.value, data_dir=_DATA_DIR.value)
   sampler = sampler_lib.from_run(run, num_steps=_STEPS.value)
   records = []
   for fmt in _FORMAT.value:

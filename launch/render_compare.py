@@ -8,9 +8,9 @@ no ffmpeg exists) and a PNG contact sheet.
 """
 from absl import app
 from absl import flags
+import run_flags
 
 from dt_jax.render import clips
-from dt_jax.runs import loading
 from dt_jax.runs import sampling
 from dt_jax.train import checkpoint
 
@@ -25,6 +25,7 @@ _OUT = flags.DEFINE_string("out", "runs/demo/render", "Output folder.")
 def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
+  run_flags.check_out("render_compare", _OUT.value)
   runs = []
   for item in _RUNS.value:
     parts = item.split(":")
@@ -33,7 +34,7 @@ def main(argv):
     runs.append(parts)
   motions, ds, index = {}, None, None
   for parts in runs:
-    run = loading.load_run(parts[1], data_dir=_DATA_DIR.value)
+    run = run_flags.load_run("render_compare", parts[1], data_dir=_DATA_DIR.value)
     if ds is None:
       ds = run.dataset
       order = clips.pick(ds, split=_SPLIT.value, num_clips=_CLIP.value + 1)

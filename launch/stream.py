@@ -18,6 +18,7 @@ import time
 from absl import app
 from absl import flags
 import numpy as np
+import run_flags
 
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
@@ -25,7 +26,6 @@ from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
 from dt_jax.inference import rig_formats
 from dt_jax.inference import stream as stream_lib
-from dt_jax.runs import loading
 from dt_jax.train import checkpoint
 
 _CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
@@ -47,15 +47,27 @@ _JSON = flags.DEFINE_bool("json", False, "Also write per-frame JSON.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
 
 
+def udp_address(target: str) -> tuple:
+  """The socket address of --udp=host:port, resolved now; ValueError (one line) for a missing or out-of-range port
+  or a host that does not resolve, before anything is streamed."""
+  host, _, port = target.rpartition(":")
+  if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    raise ValueError(f"--udp={target}: expected host:port with a port in 1-65535")
+  try:
+    family, _, _, _, addr = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0]
+  except socket.gaierror as e:
+    raise ValueError(f"--udp={target}: cannot resolve {host!r} ({e.strerror})") from None
+  return family, addr
+
+
 class _Udp:
   """Frames as datagrams; a refused or unreachable consumer is counted, never fatal."""
 
   def __init__(self, target: str | None):
     self.sock, self.failed, self.sent = None, 0, 0
     if target:
-      host, _, port = target.rpartition(":")
-      self.addr = (host, int(port))
-      self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+      family, self.addr = udp_address(target)
+      self.sock = socket.socket(family, socket.SOCK_DGRAM)
 
   def send(self, first: int, frames: np.ndarray, blendshapes: bool) -> None:
     if self.sock is None or not blendshapes:
@@ -95,8 +107,11 @@ def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
   try:
+    if _UDP.value:
+      udp_address(_UDP.value)
+    run_flags.check_out("stream", _OUT.value)
     speech = audio_lib.load_speech(_AUDIO.value)
-    run = loading.load_run(_CKPT.value, data_dir=_DATA_DIR.value)
+    run = run_flags.load_run("stream", _CKPT.value, data_dir=_DATA_DIR.value)
     streamer = stream_lib.StreamingAnimator(run, lookahead_seconds=_LOOKAHEAD.value / 1000,
                                             window_seconds=_WINDOW.value, num_steps=_STEPS.value, seed=_SEED.value)
   except (audio_lib.AudioError, animator_lib.AnimateError, FileNotFoundError, ValueError) as e:

@@ -27,6 +27,7 @@ def main(argv):
   checkpoint.quiet_orbax_logs()
   multihost_flags.initialize()
   cfg = _CONFIG.value
+  exits.guarded("train", loop.check_config, cfg)
   distributed.prepare_data(cfg)
   result = exits.guarded("train", loop.train, cfg, _WORKDIR.value)
   print(f"step {result['step']}: train loss {result.get('train/loss', float('nan')):.4f}, "

@@ -183,3 +183,12 @@ def test_benchmark_launcher_measures_every_round_and_resumes(distilled, teacher_
     assert os.path.getsize(os.path.join(out, png)) > 10_000
   proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0 and "measuring" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+  # The same name pointing at another run is measured again, not reported from the cache (issue 38, item 4).
+  cmd = [f"--ablation=copy:{workdir}/steps_1" if a.startswith("--ablation=") else a for a in cmd]
+  proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  said = (proc.stderr + proc.stdout).splitlines()
+  assert [line for line in said if line.startswith("measuring ")] == ["measuring copy (1 steps)"]
+  assert any("was measured with another" in line and "run" in line for line in said)
+  rows = {r["name"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
+  assert rows["copy"]["num_steps"] == 1 and rows["copy"]["quality"]["test"] == rows["student-1"]["quality"]["test"]

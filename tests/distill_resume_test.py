@@ -70,3 +70,37 @@ def test_sigterm_mid_round_stops_and_a_rerun_equals_an_uninterrupted_distillatio
   assert len(train_steps) == len(set(train_steps)) + 1                             # each step once (+ the final val)
 
 
+
+
+def test_an_unfinished_teacher_is_refused_and_its_students_are_redone_once_it_finishes(tiny_data_dir, tmp_path,
+                                                                                       distill_configs,
+                                                                                       one_device_env):
+  """Issue 38, item 3: a teacher stopped at step 6 of 12 is refused by distill and by the launchers unless
+  allowed; a student distilled from it records so, and once the teacher finishes the same distill command sets the
+  stale stages aside and distills again."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  t_cfg, s_cfg = distill_configs(tiny_data_dir)
+  t_cfg.train.steps = 12
+  s_cfg.distill.steps_per_round, s_cfg.distill.encoder_steps = 2, 2
+  teacher, student = str(tmp_path / "teacher"), str(tmp_path / "student")
+  loop.train(t_cfg, teacher, stop_after=6)
+  with pytest.raises(loading.UnfinishedRunError, match=r"step 6 of 12 .* --allow_unfinished"):
+    rounds.distill(s_cfg, teacher_dir=teacher, workdir=student)
+  assert not os.path.exists(os.path.join(student, "encoder"))
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = subprocess.run([sys.executable, "launch/export.py", f"--checkpoint={teacher}", "--format=jax_export",
+                        f"--out={tmp_path / 'export'}"], cwd=root, env=one_device_env, capture_output=True, text=True,
+                       timeout=300)
+  assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith(f"export: {teacher} is unfinished")
+  rounds.distill(s_cfg, teacher_dir=teacher, workdir=student, allow_unfinished=True)
+  assert loading.read_config(os.path.join(student, "steps_2")).distill.teacher_checkpoint.startswith("6:")
+  early = loading.load_run(student).checkpoint
+  rounds.distill(s_cfg, teacher_dir=teacher, workdir=student, allow_unfinished=True)   # nothing changed: kept
+  assert loading.load_run(student).checkpoint == early
+  assert not os.path.exists(os.path.join(student, "encoder.teacher_6"))
+  loop.train(t_cfg, teacher)                                                           # the teacher finishes
+  rounds.distill(s_cfg, teacher_dir=teacher, workdir=student)
+  assert sorted(n for n in os.listdir(student) if "teacher_" in n) == ["encoder.teacher_6", "steps_2.teacher_6"]
+  assert loading.read_config(os.path.join(student, "steps_2")).distill.teacher_checkpoint.startswith("12:")
+  assert loading.load_run(student).checkpoint != early

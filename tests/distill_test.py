@@ -241,9 +241,14 @@ def test_shared_encoder_stage_knows_its_teacher_from_any_directory(distilled, te
   with open(stage / "config.json", "w") as f:
     json.dump(c, f)
   monkeypatch.chdir(tmp_path)
-  assert jax.tree.leaves(rounds.shared_encoder_stage("student", teacher_dir=teacher_dir, encoder=encoder))
+  at = loading.load_run(teacher_dir).checkpoint
+  assert c["distill"]["teacher_checkpoint"] == at and c["distill"]["stage_steps"] > 0
+  assert jax.tree.leaves(rounds.shared_encoder_stage("student", teacher_dir=teacher_dir, teacher_checkpoint=at,
+                                                     encoder=encoder))
   with pytest.raises(ValueError, match="was compressed from"):
-    rounds.shared_encoder_stage("student", teacher_dir=str(tmp_path), encoder=encoder)
+    rounds.shared_encoder_stage("student", teacher_dir=str(tmp_path), teacher_checkpoint=at, encoder=encoder)
+  with pytest.raises(ValueError, match="the teacher is now at 9:"):
+    rounds.shared_encoder_stage("student", teacher_dir=teacher_dir, teacher_checkpoint="9:0", encoder=encoder)
 
 
 def test_distillation_lowers_its_loss_and_drops_the_teacher_encoder(distilled, teacher_dir):

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+from dt_jax import timebase
 from dt_jax.runs import loading
 from dt_jax.runs import sampling
 from dt_jax.export import exporter
@@ -49,13 +50,21 @@ def test_export_round_trip(sampler, fmt, tmp_path):
   got = np.asarray(call(audio, noise))
   np.testing.assert_allclose(got, np.asarray(jax.jit(sampler.fn)(audio, noise)), atol=TOLERANCE[fmt])
   assert got.min() >= -TOLERANCE[fmt] and got.max() <= 1.0 + TOLERANCE[fmt]
+  # The contract is checked before the runtime runs (its graph would give NaN everywhere, or frames past the audio).
+  nan_audio = audio.copy()
+  nan_audio[0, 100] = np.nan
+  with pytest.raises(sampler_lib.InputError, match="audio holds 1 NaN or Inf values"):
+    call(nan_audio, noise)
+  with pytest.raises(sampler_lib.InputError, match="noise has 30 frames but .* make 23"):
+    call(audio, np.concatenate([noise, noise[:, :7]], axis=1))
 
 
 def test_jax_export_refuses_audio_shorter_than_the_encoder(sampler, tmp_path):
   from dt_jax.export import jax_format  # pylint: disable=g-import-not-at-top
   call = jax_format.load(jax_format.save(sampler, str(tmp_path)))
-  with pytest.raises(Exception, match="S >= |shape"):
-    call(np.zeros((1, sampler.min_samples - 1), np.float32), np.zeros((1, 1, sampler.motion_dim), np.float32))
+  short = sampler.min_samples - 1
+  with pytest.raises(Exception, match="S >= |shape"):                # the graph's own constraint
+    call(np.zeros((1, short), np.float32), np.zeros((1, timebase.frames_for(short), sampler.motion_dim), np.float32))
 
 
 def test_export_launcher_writes_manifest(tiny_student, tmp_path):

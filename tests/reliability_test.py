@@ -1,6 +1,7 @@
 """Nothing lost, nothing wrong in silence: a preempted run exits 143 and resumes, one writer per workdir, verified
 checkpoints, named corrupt shards, one-line errors for bad configs and flags."""
 import glob
+import json
 import os
 import shutil
 import signal
@@ -120,13 +121,20 @@ def test_missing_files_fall_back_and_no_intact_step_is_one_line(tmp_path):
   ckpt.close()
 
 
-def test_a_corrupt_shard_names_its_split_file_and_example(tiny_data_dir, tmp_path):
+def _damaged_copy(tiny_data_dir, tmp_path, split: str) -> str:
+  """A copy of the tiny corpus under tmp_path/data with 64 bytes in the middle of a `split` shard flipped; returns
+  the shard's path."""
   shutil.copytree(tiny_data_dir, tmp_path / "data")
-  shard = glob.glob(str(tmp_path / "data" / "synthetic_talkers" / "tiny" / "*" / "*train.array_record*"))[0]
+  shard = glob.glob(str(tmp_path / "data" / "synthetic_talkers" / "tiny" / "*" / f"*{split}.array_record*"))[0]
   data = bytearray(open(shard, "rb").read())
   for i in range(len(data) // 2, len(data) // 2 + 64):
     data[i] ^= 0x55
   open(shard, "wb").write(bytes(data))
+  return shard
+
+
+def test_a_corrupt_shard_names_its_split_file_and_example(tiny_data_dir, tmp_path):
+  shard = _damaged_copy(tiny_data_dir, tmp_path, "train")
   ds = source.open_dataset("synthetic_talkers/tiny", data_dir=str(tmp_path / "data"))
   errors = []
   for i in range(len(ds.splits["train"])):
@@ -137,13 +145,109 @@ def test_a_corrupt_shard_names_its_split_file_and_example(tiny_data_dir, tmp_pat
   assert errors and all(e.startswith("split 'train', example ") and os.path.basename(shard) in e for e in errors)
 
 
-def test_resuming_with_another_model_names_the_keys(tiny_data_dir, tmp_path):
-  cfg = ours16.get_config("dataset=synthetic_talkers,scale=tiny")
-  cfg.data.data_dir, cfg.data.global_batch, cfg.train.steps = tiny_data_dir, 8, 1
+def _files(path):
+  """{relative path: bytes} of every file under `path` (what a refused resume must leave as it was)."""
+  out = {}
+  for f in sorted(glob.glob(os.path.join(path, "**", "*"), recursive=True)):
+    if os.path.isfile(f) and not f.endswith(".lock"):
+      with open(f, "rb") as fh:
+        out[os.path.relpath(f, path)] = fh.read()
+  return out
+
+
+def test_a_resume_with_another_config_is_refused_and_touches_nothing(tiny_data_dir, tmp_path):
+  cfg = ours16.get_config("dataset=synthetic_talkers,scale=tiny,audio_encoder=scratch")
+  cfg.data.data_dir, cfg.data.global_batch, cfg.train.steps, cfg.train.log_every = tiny_data_dir, 8, 2, 1
   loop.train(cfg, str(tmp_path))
-  cfg.model.denoiser.layers += 1
+  before = _files(str(tmp_path))
+  changed = ours16.get_config("dataset=synthetic_talkers,scale=tiny,audio_encoder=scratch")
+  changed.data.data_dir, changed.data.global_batch, changed.train.steps = tiny_data_dir, 8, 4
+  changed.model.denoiser.layers += 1
   with pytest.raises(workdir_lib.ConfigMismatchError, match=r"model\.denoiser\.layers: 2 -> 3"):
-    loop.train(cfg, str(tmp_path))
+    loop.train(changed, str(tmp_path))
+  changed.model.denoiser.layers -= 1
+  changed.data.name = "synthetic_talkers/default"
+  with pytest.raises(workdir_lib.ConfigMismatchError, match=r"data\.name: synthetic_talkers/tiny -> "):
+    loop.train(changed, str(tmp_path))
+  changed.data.name = cfg.data.name
+  changed.train.freeze_encoder_layers = 1          # not a model key, but the optimizer state has another layout
+  with pytest.raises(ckpt_lib.CheckpointMismatchError, match=r"step 2 holds another state .* nothing was changed"):
+    loop.train(changed, str(tmp_path))
+  assert _files(str(tmp_path)) == before and not (tmp_path / "checkpoints_corrupt").exists()
+  again = loop.train(cfg, str(tmp_path))           # the original config still finds its run whole
+  assert again["step"] == 2
+
+
+def _damaged_newest(tmp_path, how):
+  """Steps 10 and 20 saved; step 20's checksum record removed or damaged, and then a byte of its weights flipped."""
+  ckpt = ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"))
+  for step in (10, 20):
+    ckpt.save(step, _state(step))
+  record = tmp_path / "checkpoints" / "20" / "_CHECKPOINT_METADATA"
+  assert record.exists()
+  if how == "deleted":
+    record.unlink()
+  else:
+    record.write_text(record.read_text()[:40])                            # torn JSON
+  files = [f for f in glob.glob(str(tmp_path / "checkpoints" / "20" / "**" / "*"), recursive=True)
+           if os.path.isfile(f)]
+  biggest = max(files, key=os.path.getsize)
+  data = bytearray(open(biggest, "rb").read())
+  data[len(data) // 2] ^= 0x10
+  open(biggest, "wb").write(bytes(data))
+  ckpt.close()
+  return ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"))
+
+
+@pytest.mark.parametrize("how", ["deleted", "damaged"])
+def test_a_step_without_its_checksum_record_is_not_trusted(tmp_path, caplog, how):
+  ckpt = _damaged_newest(tmp_path, how)
+  with caplog.at_level("WARNING"):
+    restored = ckpt.restore(jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), _state(0)))
+  assert int(restored["step"]) == 10
+  np.testing.assert_array_equal(restored["params"]["w"], _state(10)["params"]["w"])
+  assert any("checkpoint 20" in r.message and "no checksum record" in r.message for r in caplog.records)
+  assert ckpt.latest_step() == 10
+  ckpt.close()
+
+
+def test_a_step_number_moved_aside_twice_keeps_both_copies(tmp_path):
+  ckpt = ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"))
+  ckpt.save(10, _state(10))
+  for _ in range(2):
+    ckpt.save(20, _state(20))
+    shutil.rmtree(tmp_path / "checkpoints" / "20" / "default" / "d")
+    assert int(ckpt.restore_local()["step"]) == 10
+  assert sorted(os.listdir(tmp_path / "checkpoints_corrupt")) == ["20", "20.2"]
+  ckpt.close()
+
+
+def test_a_torn_last_metrics_row_is_dropped_on_resume(tmp_path, caplog):
+  logs = loop.Logs(str(tmp_path), True)
+  for step in (1, 2, 3):
+    logs.write(step, {"train/loss": 1.0 / step})
+  logs.close()
+  with open(tmp_path / "metrics.jsonl", "a") as f:
+    f.write('{"step": 4, "train/lo')                                       # killed mid-write
+  with caplog.at_level("WARNING"):
+    logs = loop.Logs(str(tmp_path), True, resume_step=2)
+  logs.write(3, {"train/loss": 0.25})
+  logs.close()
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["train/loss"] == 0.25
+  assert any("metrics.jsonl line 4" in r.message and "dropped" in r.message for r in caplog.records)
+  # TensorBoard is told to hide the first run's events from step 3 on (they were written again).
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  starts = []
+  for path in glob.glob(str(tmp_path / "tensorboard" / "events.*")):
+    data, pos = open(path, "rb").read(), 0
+    while pos < len(data):                                                 # TFRecord: length, crc, data, crc
+      n = int.from_bytes(data[pos:pos + 8], "little")
+      event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + n])
+      pos += 16 + n
+      if event.HasField("session_log") and event.session_log.status == event_pb2.SessionLog.START:
+        starts.append(event.step)
+  assert starts == [3]
 
 
 @pytest.mark.parametrize("args, says", [
@@ -151,7 +255,64 @@ def test_resuming_with_another_model_names_the_keys(tiny_data_dir, tmp_path):
      "train: --config=configs/ours16.py:scale=huge: unknown scale 'huge'; one of tiny, small, paper"),
     ([sys.executable, "launch/animate.py", "--checkpoint=/nowhere", "--audio=launch"],
      "animate: launch: a directory, not an audio file"),
+    (TRAIN + ["--config.train.steps=0", "--workdir=/tmp/never"], "train: train.steps=0: a run needs at least one step"),
+    ([sys.executable, "launch/stream.py", "--checkpoint=/nowhere", "--audio=x.wav", "--udp=localhost"],
+     "stream: --udp=localhost: expected host:port with a port in 1-65535"),
+    ([sys.executable, "launch/stream.py", "--checkpoint=/nowhere", "--audio=x.wav", "--udp=localhost:99999"],
+     "stream: --udp=localhost:99999: expected host:port with a port in 1-65535"),
+    ([sys.executable, "launch/animate.py", "--checkpoint=/nowhere", "--audio=x.wav", "--out=setup.cfg"],
+     "animate: --out=setup.cfg is a file, not a folder"),
+    ([sys.executable, "launch/build_data.py", "--dataset=vocaset/original", "--manual_dir=/nowhere",
+      "--data_dir=/tmp/never"], "build_data: vocaset/original: --manual_dir=/nowhere does not exist or is empty"),
 ])
 def test_bad_arguments_end_in_one_line(args, says, one_device_env):
   out = _launch(args, one_device_env)
-  assert out.returncode == 1 and out.stderr.strip().splitlines()[-1] == says
+  assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith(says), out.stderr[-2000:]
+
+
+def test_an_unresolvable_udp_host_is_one_line_before_streaming(one_device_env):
+  out = _launch([sys.executable, "launch/stream.py", "--checkpoint=/nowhere", "--audio=x.wav",
+                 "--udp=no-such-host.invalid:9000"], one_device_env)
+  assert out.returncode == 1
+  assert out.stderr.strip().splitlines()[-1].startswith("stream: --udp=no-such-host.invalid:9000: cannot resolve")
+
+
+_BIND_PROBE = """
+import socket, sys
+from dt_jax.train import distributed
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+distributed.initialize(coordinator=f"127.0.0.1:{port}", num_processes=1, process_id=0)
+for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+  for line in open(name).read().splitlines()[1:]:
+    local, state = line.split()[1], line.split()[3]
+    if state == "0A" and int(local.split(":")[1], 16) == port:   # 0A: LISTEN
+      print(local.split(":")[0])
+"""
+
+
+def test_the_coordinator_listens_only_on_the_address_given(one_device_env):
+  out = _launch([sys.executable, "-c", _BIND_PROBE], one_device_env)
+  assert out.returncode == 0, out.stderr[-2000:]
+  addresses = out.stdout.split()
+  # 127.0.0.1 as /proc/net/tcp writes it, bare or IPv4-mapped in tcp6; all interfaces would be 00000000 or [::].
+  assert addresses and all(a.endswith("0100007F") and a.strip("0") != "" for a in addresses), addresses
+
+
+def test_a_damaged_validation_split_stops_the_run_before_its_first_step(tiny_data_dir, tmp_path):
+  _damaged_copy(tiny_data_dir, tmp_path, "validation")
+  cfg = ours16.get_config("dataset=synthetic_talkers,scale=tiny")
+  cfg.data.data_dir, cfg.data.global_batch, cfg.train.steps = str(tmp_path / "data"), 8, 2
+  with pytest.raises(source.CorruptDataError, match="split 'validation', example"):
+    loop.train(cfg, str(tmp_path / "run"))
+  assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_run_started_again_from_step_0_logs_its_step_0_row_once(tmp_path):
+  logs = loop.Logs(str(tmp_path), True)
+  logs.write(0, {"val/dis": 1.0})                                          # a stage's opening validation
+  logs.write(1, {"train/loss": 0.5})                                       # killed before its first checkpoint
+  logs.close()
+  logs = loop.Logs(str(tmp_path), True, resume_step=0)
+  logs.write(0, {"val/dis": 1.0})
+  logs.close()
+  assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0]

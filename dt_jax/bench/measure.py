@@ -49,9 +49,10 @@ def device_name() -> str:
 
 
 def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_seconds: float, large_batch: int,
-            reps: int, device_count: int, generators: timing.Generators | None = None) -> dict[str, Any]:
+            reps: int, device_count: int, generators: timing.Generators | None = None,
+            lookaheads: tuple[float, ...] = (0.08, 0.2, 0.5)) -> dict[str, Any]:
   """Everything the benchmark records for one row. `generators`: where the timed calls are compiled and kept (for
-  `speedups` to time the same ones)."""
+  `speedups` to time the same ones); `lookaheads`: the streaming row's, in seconds."""
   out = {"name": row.name, "kind": row.kind, "num_steps": row.num_steps, "device": device_name(),
          "workdir": row.run.workdir if row.run else None, "quality": {}}
   if row.run is not None and row.run.workdir is None:
@@ -69,7 +70,7 @@ def measure(row: rows_lib.Row, *, dataset, splits, seeds, batch_size: int, clip_
                                              reps=reps, generators=generators) for b in (1, large_batch)}
   if splits:
     longest = max(range(len(dataset.splits[splits[0]])), key=lambda i: len(dataset.splits[splits[0]][i]["audio"]))
-    out["streaming"] = streaming.measure(row.run, example=dataset.splits[splits[0]][longest])
+    out["streaming"] = streaming.measure(row.run, example=dataset.splits[splits[0]][longest], lookaheads=lookaheads)
   if device_count > 1:
     out["speed"]["sharded"] = timing.speed(row.run, num_steps=row.num_steps, batch=large_batch,
                                            clip_seconds=clip_seconds, reps=reps,

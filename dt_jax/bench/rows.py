@@ -3,6 +3,10 @@ the teacher and student of two configs with random weights (speed and size only)
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.metadata
+import os
+import subprocess
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +28,11 @@ class Row:
 
 
 def rows(*, teacher: str, student: str | None, ablations: dict[str, str | tuple[str, int]],
-         data_dir: str | None = None) -> list[Row]:
+         data_dir: str | None = None, allow_unfinished: bool = False) -> list[Row]:
   """The rows in table order: static face, teacher, the student's rounds (most steps first), ablations (name ->
   workdir, or (workdir, step count) to sample a run at another step count, e.g. a consistency student at 1, 2, 4)."""
-  t = loading.load_run(teacher, data_dir=data_dir)
+  load = functools.partial(loading.load_run, data_dir=data_dir, allow_unfinished=allow_unfinished)
+  t = load(teacher)
   out = [Row("static", None, 0, "baseline"), Row(f"teacher-{t.cfg.diffusion.num_steps}", t,
                                                  t.cfg.diffusion.num_steps, "teacher")]
   if student:
@@ -35,13 +40,42 @@ def rows(*, teacher: str, student: str | None, ablations: dict[str, str | tuple[
     if not rounds:
       raise FileNotFoundError(f"{student} holds no finished distillation round (steps_N/config.json)")
     for n, round_dir in rounds.items():
-      out.append(Row(f"student-{n}", loading.load_run(round_dir, data_dir=data_dir), n, "student"))
+      out.append(Row(f"student-{n}", load(round_dir), n, "student"))
   loaded = {}
   for name, spec in ablations.items():
     path, steps = spec if isinstance(spec, tuple) else (spec, None)
-    run = loaded.setdefault(path, loading.load_run(path, data_dir=data_dir))
+    if path not in loaded:
+      loaded[path] = load(path)
+    run = loaded[path]
     out.append(Row(name, run, steps or run.num_steps, "ablation"))
   return out
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+  """dt_jax's version, and the git commit of the checkout it runs from (with '+changes' when tracked files were
+  edited) where there is one."""
+  version = importlib.metadata.version("dt_jax")
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  try:
+    head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                          check=True).stdout.strip()
+    edited = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                            text=True, timeout=10, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return version
+  return f"{version} {head}{'+changes' if edited else ''}"
+
+
+def measured_key(row: Row, dataset, **settings) -> dict:
+  """What a row's numbers depend on: the run (its folder, and its checkpoint's step and checksums' digest), the
+  step count, the dataset and its version, the measurement's settings and the code. A cached row
+  is reused only under an equal key."""
+  key = {"row": row.name, "kind": row.kind, "num_steps": row.num_steps,
+         "dataset": f"{dataset.name} {dataset.info.version}", "code": code_version(), **settings}
+  if row.run is not None and row.run.workdir:
+    key.update(run=os.path.realpath(row.run.workdir), checkpoint=row.run.checkpoint)
+  return key
 
 
 def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, seed: int = 0) -> list[Row]:

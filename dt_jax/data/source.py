@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import tensorflow_datasets as tfds
+import tqdm
 
 from dt_jax.face import rig as rig_lib
 from dt_jax.timebase import FPS
@@ -42,6 +43,13 @@ def build(name: str, *, data_dir: str, manual_dir: str | None = None,
   """
   kwargs = {k: v for k, v in (builder_kwargs or {}).items() if v is not None}
   b = builder(name, data_dir=data_dir, **kwargs)
+  built = os.path.exists(os.path.join(b.data_dir, "dataset_info.json"))
+  if getattr(b, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) and not built and not (
+      manual_dir and os.path.isdir(manual_dir) and os.listdir(manual_dir)):
+    raise FileNotFoundError(f"{name}: --manual_dir={manual_dir} does not exist or is empty: it must hold the files "
+                            f"you downloaded (README, 'Real datasets')" if manual_dir else
+                            f"{name}: needs --manual_dir, the folder of the files you downloaded (README, 'Real "
+                            f"datasets')")
   config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
   b.download_and_prepare(file_format="array_record", download_config=config)
   return b
@@ -137,3 +145,12 @@ def check_example(ex: dict, where: str) -> None:
     start, end = np.asarray(ex["phone_start"]), np.asarray(ex["phone_end"])
     if start.shape != end.shape or start.shape != np.shape(ex["phone_class"]) or np.any(end < start):
       raise BadExampleError(f"{where}: phone_start, phone_end and phone_class must be [P] with start <= end")
+
+
+def check_split(split: Split, *, desc: str | None = None) -> None:
+  """Reads every example of `split` and checks it (check_example): a damaged shard or a bad example is found
+  before a run's first step rather than at the step (or the validation after the last step) that reads it."""
+  for i in tqdm.tqdm(range(len(split)), desc=desc or f"checking {split.name}", unit="clip", leave=False,
+                     disable=len(split) < 200):
+    ex = split[i]
+    check_example(ex, f"{split.name}[{i}] {text(ex.get('utterance', b''))}".rstrip())

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from dt_jax.data import augment as augment_lib
@@ -67,9 +68,11 @@ def transplant(params, source) -> tuple[dict, list[str], list[str]]:
   return jax.tree_util.tree_map_with_path(pick, params), copied, fresh
 
 
-def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str,
+def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str, stage_steps: int, teacher_checkpoint: str,
                   guidance: float = 1.0) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict(cfg.to_dict())
+  c.distill.stage_steps = stage_steps                     # a stage is finished at this step (loading.total_steps)
+  c.distill.teacher_checkpoint = teacher_checkpoint       # the original teacher's checkpoint this student came from
   c.model = model_cfg
   # A student samples unguided (guidance is in its targets); the encoder stage, the teacher's denoiser on the
   # compressed encoder, keeps its teacher's guidance. Both keep the data's range as the teacher does.
@@ -81,6 +84,28 @@ def _round_config(cfg, model_cfg, *, num_steps: int, teacher: str,
 
 def _replicated(tree, mesh):
   return jax.device_put(jax.device_get(tree), NamedSharding(mesh, P()))
+
+
+def _teacher_of(round_dir: str) -> str:
+  """The teacher checkpoint a stage records ('' for a stage saved before stages recorded it)."""
+  path = os.path.join(round_dir, "config.json")
+  return loading.read_config(round_dir).distill.teacher_checkpoint if os.path.exists(path) else ""
+
+
+def set_aside_if_stale(round_dir: str, teacher_checkpoint: str) -> bool:
+  """Moves a stage distilled from another checkpoint of the teacher (e.g. before the teacher finished) to
+  `<stage>.teacher_<step>` so that it is distilled again; returns whether it did."""
+  old = _teacher_of(round_dir)
+  if not old or old == teacher_checkpoint:
+    return False
+  dst, n = f"{round_dir}.teacher_{old.split(':')[0]}", 1
+  while os.path.exists(dst):
+    n += 1
+    dst = f"{round_dir}.teacher_{old.split(':')[0]}.{n}"
+  os.replace(round_dir, dst)
+  logging.warning("%s was distilled from the teacher's checkpoint %s, the teacher is now at %s: moved to %s and "
+                  "distilled again", round_dir, old, teacher_checkpoint, dst)
+  return True
 
 
 def round_done(round_dir: str, steps: int) -> bool:
@@ -111,7 +136,7 @@ def round_schedule(*, learning_rate: float, warmup_steps: int, total_steps: int)
   return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup_steps), decay], [warmup_steps])
 
 
-def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
+def shared_encoder_stage(path: str, *, teacher_dir: str, teacher_checkpoint: str, encoder) -> dict:
   """The parameters at the end of another distill workdir's finished encoder stage (`path` = the workdir or its
   `encoder/`), so that ablations share one compressed encoder; it must come from the same teacher and have the
   same student encoder."""
@@ -122,6 +147,9 @@ def shared_encoder_stage(path: str, *, teacher_dir: str, encoder) -> dict:
   c = loading.read_config(stage)
   if c.distill.teacher_realpath != os.path.realpath(teacher_dir):
     raise ValueError(f"distill.encoder_from: {stage} was compressed from {c.distill.teacher}, not {teacher_dir}")
+  if c.distill.teacher_checkpoint and c.distill.teacher_checkpoint != teacher_checkpoint:
+    raise ValueError(f"distill.encoder_from: {stage} was compressed from the teacher's checkpoint "
+                     f"{c.distill.teacher_checkpoint}, the teacher is now at {teacher_checkpoint}: distill it again")
   if c.model.encoder.to_dict() != json.loads(json.dumps(encoder.to_dict())):
     raise ValueError(f"distill.encoder_from: {stage} has another student encoder ({c.model.encoder})")
   if not round_done(stage, c.distill.encoder_steps):
@@ -144,6 +172,7 @@ class _Setting:
   workdir: str
   windows: dict                                 # {split: FeatureWindows} of a pretrained teacher's cache, or {}
   teacher_guidance: float                       # the teacher's own w (its encoder stage samples with it)
+  teacher_checkpoint: str                       # the teacher's Checkpointer.fingerprint, recorded by every stage
   x_range: tuple | None                         # the data's range in model units (teachers' predictions kept in it)
 
 
@@ -188,6 +217,7 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
                                 log_transplant=index == 0)
   rcfg = _round_config(cfg, setting.model_cfg, num_steps=stage.num_steps, teacher=os.path.join(
       setting.workdir, stage.teacher_round) if stage.teacher_round else setting.teacher_dir,
+                       stage_steps=stage.total, teacher_checkpoint=setting.teacher_checkpoint,
                        guidance=setting.teacher_guidance if stage.encoder_only else 1.0)
   workdir_lib.check_resume(round_dir, rcfg)
   ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
@@ -222,21 +252,27 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   return state.params, last, end - start, end == stage.total
 
 
-def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = None) -> dict:
+def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = None,
+            allow_unfinished: bool = False) -> dict:
   """Runs (or resumes) every stage; returns {'rounds': {num_steps: round_dir}, 'last': the last stage's metrics,
   'student', 'dataset'}. `stop_after` stops after that many steps of this call (tests of kill-and-resume). Holds the
-  workdir's lock throughout; SIGTERM saves the stage it is in and raises loop.Preempted (no later stage runs)."""
+  workdir's lock throughout; SIGTERM saves the stage it is in and raises loop.Preempted (no later stage runs).
+  An unfinished teacher is refused unless `allow_unfinished`; every stage records the teacher checkpoint it came
+  from, and a stage from another checkpoint (the teacher trained on since) is set aside and distilled again."""
   os.makedirs(workdir, exist_ok=True)
   with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
-    return _distill(cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=stop_after)
+    return _distill(cfg, teacher_dir=teacher_dir, workdir=workdir, stop_after=stop_after,
+                    allow_unfinished=allow_unfinished)
 
 
-def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None) -> dict:
-  run = loading.load_run(teacher_dir, data_dir=cfg.data.data_dir)
+def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None, allow_unfinished: bool) -> dict:
+  run = loading.load_run(teacher_dir, data_dir=cfg.data.data_dir, allow_unfinished=allow_unfinished)
   if "distill" in run.cfg:
     raise ValueError(f"--teacher={teacher_dir}: {run.workdir} is a distilled student ({run.num_steps} steps), not "
                      f"a teacher; pass the teacher's training workdir (launch/train.py's --workdir)")
   ds, mesh = run.dataset, data_sharding.data_mesh()
+  for split in ("train", "validation"):     # a damaged split stops the run now, not after a stage's last step
+    source.check_split(ds.splits[split])
   if cfg.data.global_batch % mesh.size:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices")
   model_cfg = plan_lib.student_model_config(cfg, run.cfg)
@@ -248,16 +284,21 @@ def _distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None) -> 
                      student=loading.model_for(ml_collections.ConfigDict({"model": model_cfg}), ds),
                      heads=enhancer.EnhancerHeads(cfg.distill.heads_width), teacher_dir=teacher_dir, workdir=workdir,
                      windows=windows, x_range=loading.model_range(run.data_range, run.stats),
-                     teacher_guidance=run.guidance)
+                     teacher_guidance=run.guidance, teacher_checkpoint=run.checkpoint)
   face = tuple(int(c) for c in enhancer.upper_face_channels(motion_dim=ds.motion_dim, rig=ds.rig))
   stage_list = plan_lib.stages(cfg.distill, teacher_steps=run.num_steps, face_channels=face,
                                teacher_guidance=run.guidance)
   # `source` initialises the next stage's student; `teacher` / `t_params` teach the next round.
-  source_params = (shared_encoder_stage(cfg.distill.encoder_from, teacher_dir=teacher_dir, encoder=model_cfg.encoder)
+  source_params = (shared_encoder_stage(cfg.distill.encoder_from, teacher_dir=teacher_dir,
+                                       teacher_checkpoint=run.checkpoint, encoder=model_cfg.encoder)
                    if cfg.distill.encoder_from else run.params)
   teacher, t_params, budget, result = run.model, run.params, stop_after, {"rounds": {}}
   for k, stage in enumerate(stage_list):
     round_dir = os.path.join(workdir, stage.name)
+    if jax.process_index() == 0:
+      set_aside_if_stale(round_dir, run.checkpoint)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f"{stage.name} checked")
     if not stage.encoder_only:
       result["rounds"][stage.num_steps] = round_dir
     if round_done(round_dir, stage.total):              # finished earlier: its student starts / teaches the next

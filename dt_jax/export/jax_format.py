@@ -30,4 +30,4 @@ def load(path: str):
   """(audio, noise) -> motion (numpy) from a saved export."""
   with open(path, "rb") as f:
     exported = jax.export.deserialize(bytearray(f.read()))
-  return lambda audio, noise: np.asarray(exported.call(audio, noise))
+  return lambda audio, noise: np.asarray(exported.call(*sampler_lib.check_inputs(audio, noise)))

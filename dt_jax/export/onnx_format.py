@@ -2,6 +2,8 @@
 
   sess = onnxruntime.InferenceSession("sampler.onnx")
   motion, = sess.run(["motion"], {"audio": audio, "noise": noise})
+
+The graph does not check its inputs (dt_jax/export/sampler.py says the contract); load() below does.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ def save(sampler: sampler_lib.Sampler, out_dir: str) -> str:
   os.makedirs(out_dir, exist_ok=True)
   model = jax2onnx.to_onnx(sampler.fn, list(sampler.symbolic_inputs()), model_name="dt_jax_sampler",
                            input_names=["audio", "noise"], output_names=["motion"])
+  onnx.helper.set_model_props(model, {"min_samples": str(sampler.min_samples)})   # read back by load()
   onnx.checker.check_model(model)
   path = os.path.join(out_dir, FILENAME)
   onnx.save(model, path + ".part")
@@ -28,4 +31,9 @@ def save(sampler: sampler_lib.Sampler, out_dir: str) -> str:
 def load(path: str):
   import onnxruntime  # pylint: disable=g-import-not-at-top
   session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-  return lambda audio, noise: session.run(["motion"], {"audio": audio, "noise": noise})[0]
+  min_samples = int(session.get_modelmeta().custom_metadata_map.get("min_samples", 0))
+
+  def call(audio, noise):
+    audio, noise = sampler_lib.check_inputs(audio, noise, min_samples=min_samples)
+    return session.run(["motion"], {"audio": audio, "noise": noise})[0]
+  return call

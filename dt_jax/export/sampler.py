@@ -4,6 +4,10 @@ The noise is an input (a run is reproducible across runtimes given the same nois
 T = floor((S + 0.5) * 30 / 16000) frames for S samples of 16 kHz audio (dt_jax.timebase.frames_for). B, S and T
 are symbolic in every export; S must be at least the audio encoder's receptive field. The sampler's steps are
 written out (no loop), so converters without loop support see a plain graph.
+
+The graphs hold no assertions (ONNX has none): one NaN in the audio or the noise makes every frame NaN, and noise
+longer than the audio gives frames past its end. Every format's `load` here checks the contract first
+(check_inputs); a runtime called directly must do the same.
 """
 from __future__ import annotations
 
@@ -17,6 +21,31 @@ import numpy as np
 from dt_jax import timebase
 from dt_jax.runs import loading
 from dt_jax.runs import sampling
+
+
+class InputError(ValueError):
+  """Inputs outside the exported sampler's contract (shapes, lengths, non-finite values)."""
+
+
+def check_inputs(audio, noise, *, min_samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """(audio, noise) as float32 numpy when they keep the contract: audio [B, S] with S >= min_samples, noise
+  [B, T, D] with the same B and T = frames_for(S), both finite; else InputError, one line saying what is wrong."""
+  audio, noise = np.asarray(audio, np.float32), np.asarray(noise, np.float32)
+  if audio.ndim != 2 or noise.ndim != 3:
+    raise InputError(f"expected audio [B, S] and noise [B, T, D]; got {audio.shape} and {noise.shape}")
+  (b, s), t = audio.shape, noise.shape[1]
+  if noise.shape[0] != b:
+    raise InputError(f"audio has batch {b} but noise has batch {noise.shape[0]}")
+  if s < max(min_samples, 1):
+    raise InputError(f"audio has {s} samples; the encoder needs at least {max(min_samples, 1)}")
+  if t != timebase.frames_for(s):
+    raise InputError(f"noise has {t} frames but {s} audio samples make {timebase.frames_for(s)} "
+                     f"(T = floor((S + 0.5) * {timebase.FPS} / {timebase.SAMPLE_RATE}))")
+  for name, x in (("audio", audio), ("noise", noise)):
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    if bad:
+      raise InputError(f"{name} holds {bad} NaN or Inf values: every frame would be NaN")
+  return audio, noise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +72,8 @@ class Sampler:
     return {"inputs": {"audio": "float32 [B, S]: 16 kHz mono in [-1, 1], S >= " + str(self.min_samples),
                        "noise": f"float32 [B, T, {self.motion_dim}]: N(0, 1), T = floor((S + 0.5) * 30 / 16000)"},
             "outputs": {"motion": f"float32 [B, T, {self.motion_dim}] in the dataset's units"},
+            "contract": "the graph does not check its inputs: same B, T as above, all values finite (one NaN makes "
+                        "every frame NaN); dt_jax.export.sampler.check_inputs checks them",
             "num_steps": self.num_steps, "sample_rate": timebase.SAMPLE_RATE, "fps": timebase.FPS}
 
 

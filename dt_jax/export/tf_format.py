@@ -51,4 +51,7 @@ def save(sampler: sampler_lib.Sampler, out_dir: str, *, tflite: bool = False) ->
 def load(path: str):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   fn = tf.saved_model.load(path).signatures["serving_default"]
-  return lambda audio, noise: fn(audio=tf.constant(audio), noise=tf.constant(noise))["motion"].numpy()
+  def call(audio, noise):
+    audio, noise = sampler_lib.check_inputs(audio, noise)
+    return fn(audio=tf.constant(audio), noise=tf.constant(noise))["motion"].numpy()
+  return call

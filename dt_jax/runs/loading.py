@@ -14,6 +14,7 @@ import os
 import pathlib
 from typing import Any
 
+from absl import logging
 import ml_collections
 import numpy as np
 
@@ -31,7 +32,8 @@ _ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("tr
                ("data", "augment", {"enabled": False}), ("distill", "ema_decay", 0.95),
                ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0), ("distill", "teacher_guidance", 0.0),
                ("model", "speech_encoder", ""), ("model", "speech_layers", 0), ("model", "adapter_width", 0),
-               ("diffusion", "clip_x0", False), ("distill", "guidance_steps", 0))
+               ("diffusion", "clip_x0", False), ("distill", "guidance_steps", 0), ("distill", "stage_steps", 0),
+               ("distill", "teacher_checkpoint", ""))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -71,6 +73,16 @@ def resolve_run(path: str) -> str:
   return rounds[min(rounds)]
 
 
+class UnfinishedRunError(ValueError):
+  """A run whose newest checkpoint is before the step count it was configured for (stopped, or still running)."""
+
+
+def total_steps(cfg) -> int:
+  """The optimizer steps a run is configured for: a teacher's train.steps, a distillation stage's
+  distill.stage_steps (0: unknown, a stage saved before stages recorded it)."""
+  return int(cfg.distill.stage_steps) if "distill" in cfg else int(cfg.train.steps)
+
+
 def model_for(cfg, ds: source.Dataset) -> talker.Talker:
   """The talker of a run's config on its dataset."""
   return talker.from_config(cfg.model, motion_dim=ds.motion_dim, num_speakers=len(ds.speakers),
@@ -86,6 +98,7 @@ class Run:
   params: Any                      # the EMA parameters of a teacher; the student's of a distillation round
   stats: normalization.MotionStats
   workdir: str | None              # None: built from a config with random weights (speed and size only)
+  checkpoint: str = ""             # '<step>:<digest>' of the checkpoint loaded (Checkpointer.fingerprint)
   compiled: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)   # runs/sampling.py's cache
 
   @property
@@ -139,20 +152,31 @@ def with_speech_encoder(model_cfg, params) -> dict:
                                                           model_cfg.speech_layers)}
 
 
-def load_run(workdir: str, *, data_dir: str | None = None) -> Run:
-  """The latest checkpoint of a teacher workdir, a distillation round, or a distill workdir (see resolve_run)."""
+def load_run(workdir: str, *, data_dir: str | None = None, allow_unfinished: bool = False) -> Run:
+  """The latest checkpoint of a teacher workdir, a distillation round, or a distill workdir (see resolve_run).
+  A run that stopped before its configured step count raises UnfinishedRunError, unless `allow_unfinished` (then
+  a warning says how far it got)."""
   workdir = resolve_run(workdir)
   cfg = read_config(workdir)
   if data_dir:
     cfg.data.data_dir = data_dir
-  ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
   try:
     if ckpt.latest_step() is None:
       raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint")
+    total = total_steps(cfg)
+    if total and ckpt.latest_step() < total:
+      say = (f"{workdir} is unfinished: its newest checkpoint is step {ckpt.latest_step()} of {total} (stopped, or "
+             f"still running)")
+      if not allow_unfinished:
+        raise UnfinishedRunError(f"{say}; run its command again to finish it, or pass --allow_unfinished to use it "
+                                 f"as it is")
+      logging.warning("%s; used as it is (--allow_unfinished)", say)
+    ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
     restored = ckpt.restore_local()
+    fingerprint = ckpt.fingerprint(int(restored["step"]))
   finally:
     ckpt.close()
   params = with_speech_encoder(cfg.model, restored["ema_params"] if "ema_params" in restored else restored["params"])
   return Run(cfg=cfg, dataset=ds, model=model_for(cfg, ds), params=params, stats=normalization.load(workdir),
-             workdir=workdir)
+             workdir=workdir, checkpoint=fingerprint)

@@ -11,10 +11,15 @@ from dt_jax.data import source
 def initialize(*, coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,
                auto: bool = False) -> None:
   """jax.distributed.initialize with a coordinator (gloo collectives on CPU), or with no arguments when `auto`
-  (TPU VMs, SLURM and other cluster auto-detection); nothing for a single process."""
+  (TPU VMs, SLURM and other cluster auto-detection); nothing for a single process.
+
+  Process 0's coordinator service listens on the address given and nowhere else (JAX's default is every
+  interface). It has no authentication: anyone who reaches the port can join the job, so on a cluster give it an
+  address on the cluster's private network."""
   if coordinator:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
+                               coordinator_bind_address=coordinator)
   elif auto:
     jax.distributed.initialize()
 

@@ -15,6 +15,7 @@ import os
 import signal
 import time
 
+from absl import logging
 import grain
 import jax
 import jax.numpy as jnp
@@ -56,23 +57,41 @@ def step_config(cfg) -> step_lib.StepConfig:
                              w_velocity=cfg.train.w_velocity, cond_drop=cfg.train.cond_drop)
 
 
+def _rows(path: str) -> list[str]:
+  """The lines of a metrics.jsonl that parse; a line torn by a kill mid-write is dropped with a warning naming the
+  file (the checkpoint, not the log, is the record of how far a run got)."""
+  rows = []
+  with open(path) as f:
+    for n, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        json.loads(line)
+      except json.JSONDecodeError:
+        logging.warning("%s line %d is not a JSON row (torn by a kill mid-write?): dropped", path, n)
+        continue
+      rows.append(line if line.endswith("\n") else line + "\n")
+  return rows
+
+
 class Logs:
   """Metrics to `metrics.jsonl` and TensorBoard events in the workdir (process 0 only)."""
 
   def __init__(self, workdir: str, enabled: bool, *, resume_step: int = 0):
     """Rows of metrics.jsonl after `resume_step` (left by a run killed after its last checkpoint) are dropped, so
-    the log holds each step once."""
+    the log holds each step once (all of them when it starts again from step 0); a row torn by a kill is dropped."""
     self.enabled = enabled
     self.path = path = os.path.join(workdir, "metrics.jsonl")
     if enabled:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       if os.path.exists(path):
-        with open(path) as f:
-          kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+        # A run resumed at step 0 writes everything again, its step-0 validation row included.
+        kept = [line for line in _rows(path) if 0 < resume_step and json.loads(line).get("step", 0) <= resume_step]
         with open(path + ".tmp", "w") as f:
           f.writelines(kept)
         os.replace(path + ".tmp", path)
-      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      # purge_step: TensorBoard hides the events of the steps this run writes again (a resume after a kill).
+      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1 if resume_step else None)
       self.jsonl = open(path, "a")  # pylint: disable=consider-using-with  # held for the run, closed by close()
 
   def write(self, step: int, metrics: dict) -> None:
@@ -173,9 +192,16 @@ def run_steps(state, step_fn, stream, *, mesh, start: int, end: int, total: int,
   return state, last
 
 
+def check_config(cfg) -> None:
+  """ValueError (one line) for a config no run can start from, before anything is built or written."""
+  if cfg.train.steps < 1:
+    raise ValueError(f"train.steps={cfg.train.steps}: a run needs at least one step")
+
+
 def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   """Trains to cfg.train.steps (or stops after `stop_after` steps of this call); returns the final metrics. Holds
   the workdir's lock throughout; refuses a workdir whose checkpoints have another model config."""
+  check_config(cfg)
   os.makedirs(workdir, exist_ok=True)
   with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
     workdir_lib.check_resume(workdir, cfg)
@@ -184,6 +210,8 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
 
 def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
   ds = source.open_dataset(cfg.data.name, data_dir=cfg.data.data_dir)
+  for split in ("train", "validation"):     # a damaged split stops the run now, not after its last step
+    source.check_split(ds.splits[split])
   mesh = data_sharding.data_mesh()
   if cfg.data.global_batch % mesh.size:
     raise ValueError(f"global batch {cfg.data.global_batch} does not divide over {mesh.size} devices; set "
@@ -198,8 +226,6 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
   scfg = step_config(cfg)
   rules = [tuple(r) for r in cfg.sharding.rules]
   stats = normalization.compute(ds.splits["train"])
-  if jax.process_index() == 0:
-    normalization.save(stats, workdir)
   features = feature_cache.ensure(ds, cfg) if cfg.model.speech_encoder else {}
   data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=cfg.train.seed, stats=stats,
@@ -213,8 +239,10 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
     state = ckpt.restore(ckpt_lib.abstract(state))        # the newest intact step
   elif cfg.model.audio_encoder_init:
     state = with_pretrained_encoder(state, state_sh, cfg.model.audio_encoder_init)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(cfg.to_json_best_effort(indent=1))
+  if jax.process_index() == 0:        # only now: a refused resume (another layout) leaves the workdir as it was
+    normalization.save(stats, workdir)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(cfg.to_json_best_effort(indent=1))
 
   step_fn = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, cfg=scfg),
                     in_shardings=(state_sh, None, None),

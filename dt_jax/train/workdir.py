@@ -75,9 +75,10 @@ def _flat(d, prefix=""):
   return out
 
 
-def check_resume(workdir: str, cfg, *, blocks=("model", "diffusion")) -> None:
+def check_resume(workdir: str, cfg, *, blocks=("model", "diffusion"), keys=("data.name",)) -> None:
   """Raises ConfigMismatchError (one line, naming the keys that differ) when `workdir/config.json` exists and its
-  `blocks` differ from `cfg`'s: the checkpoints there cannot be resumed by this config."""
+  `blocks` or `keys` (dotted) differ from `cfg`'s: the checkpoints there cannot be resumed by this config. Nothing
+  in the workdir is touched."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     return
@@ -89,6 +90,8 @@ def check_resume(workdir: str, cfg, *, blocks=("model", "diffusion")) -> None:
     a, b = _flat(saved.get(block, {})), _flat(now.get(block, {}))
     diff += [f"{block}.{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in sorted(set(a) | set(b))
              if a.get(k) != b.get(k)]
+  a, b = _flat(saved), _flat(now)
+  diff += [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys if a.get(k) != b.get(k)]
   if diff:
     raise ConfigMismatchError(f"{workdir} holds a run with another config ({path}); it differs in "
                               f"{'; '.join(diff[:6])}{' ...' if len(diff) > 6 else ''}: use another --workdir")
