@@ -316,3 +316,27 @@ def test_a_run_started_again_from_step_0_logs_its_step_0_row_once(tmp_path):
   logs.write(0, {"val/dis": 1.0})
   logs.close()
   assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0]
+
+
+def test_a_failed_save_is_one_line_and_orbax_logs_no_tracebacks(tmp_path, monkeypatch, capsys):
+  """A save that fails (here a full disk, as the OS says it) ends in one CheckpointError line naming the step and the
+  newest kept one; orbax's own error records reach the log as their message, without the traceback."""
+  import errno  # pylint: disable=g-import-not-at-top
+  import logging  # pylint: disable=g-import-not-at-top
+  ckpt = ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"))
+  ckpt.save(10, _state(10))
+
+  def full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+  monkeypatch.setattr(ckpt.manager, "save", full_disk)
+  with pytest.raises(ckpt_lib.CheckpointError, match=r"cannot save step 20 .*No space left on device.*newest: 10"):
+    ckpt.save(20, _state(20))
+  ckpt.close()
+  ckpt_lib.quiet_orbax_logs()
+  try:
+    raise OSError(errno.ENOSPC, "No space left on device")
+  except OSError:
+    record = logging.getLogger("absl").makeRecord("absl", logging.ERROR, "/x/orbax/checkpoint/async.py", 1,
+                                                  "save failed", (), sys.exc_info())
+  kept = [f for f in logging.getLogger("absl").filters if isinstance(f, ckpt_lib._OrbaxInfoFilter)][0].filter(record)
+  assert kept and record.exc_info is None and record.getMessage() == "save failed"

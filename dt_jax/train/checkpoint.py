@@ -70,12 +70,17 @@ def checksums(tree) -> dict[str, str]:
 class _OrbaxInfoFilter(logging_std.Filter):
 
   def filter(self, record) -> bool:
-    return record.levelno >= logging_std.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+    if f"{os.sep}orbax{os.sep}" not in record.pathname:
+      return True
+    if record.exc_info or record.exc_text:    # its message stays; the traceback (often one per async worker) goes
+      record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return record.levelno >= logging_std.WARNING
 
 
 def quiet_orbax_logs() -> None:
-  """Keeps orbax's warnings and drops its INFO lines (one per save and restore phase, each restore dumping the
-  step's metadata, checksums included). For launchers; idempotent."""
+  """Keeps orbax's warnings and errors as one line each (without their tracebacks: a failed save, e.g. on a full
+  disk, logs dozens) and drops its INFO lines (one per save and restore phase, each restore dumping the step's
+  metadata, checksums included). For launchers; idempotent."""
   absl_logger = logging_std.getLogger("absl")
   if not any(isinstance(f, _OrbaxInfoFilter) for f in absl_logger.filters):
     absl_logger.addFilter(_OrbaxInfoFilter())
@@ -102,10 +107,17 @@ class Checkpointer:
     return f"{step}:{hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:16]}"
 
   def save(self, step: int, state, *, wait: bool = True) -> None:
-    self.manager.save(step, args=ocp.args.StandardSave(state), force=True,
-                      custom_metadata={_KEY: checksums(state)})
-    if wait:
-      self.manager.wait_until_finished()
+    """Saves `state` as `step`; a save that fails (a full disk, a vanished folder) raises CheckpointError in one
+    line: orbax wrote to a temporary folder, so the steps saved before are intact."""
+    try:
+      self.manager.save(step, args=ocp.args.StandardSave(state), force=True,
+                        custom_metadata={_KEY: checksums(state)})
+      if wait:
+        self.manager.wait_until_finished()
+    except (OSError, ValueError, RuntimeError) as e:
+      cause = " ".join(str(e).split())[:200]
+      raise CheckpointError(f"cannot save step {step} in {self.directory} ({type(e).__name__}: {cause}); the "
+                            f"steps saved before are kept (newest: {self.latest_step()})") from None
 
   def _saved_layout(self, step: int):
     meta = self.manager.item_metadata(step)
