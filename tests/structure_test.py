@@ -70,3 +70,14 @@ def test_configs_hold_reasons_not_results():
     text = path.read_text()
     assert not re.search(r"\b[0-9a-f]{7}\b", text), f"{path}: a commit hash"
     assert not re.search(r"\b(LVE|EVE|val/out|demo at)\b", text), f"{path}: a result log"
+
+
+def test_the_readme_is_a_guide_not_a_log():
+  """The README keeps what a user reproduces with its commands; commit hashes and the history of runs belong in
+  docs/findings.md."""
+  text = (ROOT / "README.md").read_text()
+  hashes = re.findall(r"\b[0-9a-f]{7,40}\b", text)
+  assert not hashes, f"README.md names commits: {hashes}"
+  assert not re.search(r"\b(fresh clone at|demo at|at commit)\b", text), "README.md keeps a run log"
+  assert all(link.startswith(("http", "#")) or (ROOT / link.split("#")[0]).exists()
+             for link in re.findall(r"\]\(([^)]+)\)", text)), "README.md links to a file that is not there"
