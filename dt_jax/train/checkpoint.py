@@ -23,6 +23,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dt_jax.train import sharding
+
 _KEY = "dt_jax_checksums"
 UNVERIFIED = "split over processes"
 
@@ -35,11 +37,6 @@ class CheckpointMismatchError(ValueError):
   """A readable checkpoint holds another state layout than the one restoring it (another config)."""
 
 
-def _name(path) -> str:
-  """'ema_params/audio_encoder/conv_0/bias' whether the tree is a dataclass (attributes) or dicts (as restored)."""
-  return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
-
-
 def _host_data(leaf) -> np.ndarray | None:
   """The whole array as numpy, or None for an array split over processes (no process holds all of it)."""
   if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
@@ -49,7 +46,8 @@ def _host_data(leaf) -> np.ndarray | None:
 
 def layout(tree) -> dict[str, tuple[tuple[int, ...], str]]:
   """{path: (shape, dtype)} of every leaf (arrays, ShapeDtypeStructs or orbax's array metadata)."""
-  return {_name(p): (tuple(x.shape), str(np.dtype(x.dtype))) for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+  return {sharding.path_name(p): (tuple(x.shape), str(np.dtype(x.dtype)))
+          for p, x in jax.tree_util.tree_leaves_with_path(tree)}
 
 
 def checksums(tree) -> dict[str, str]:
@@ -59,11 +57,11 @@ def checksums(tree) -> dict[str, str]:
   for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
     data = _host_data(leaf)
     if data is None:
-      out[_name(path)] = UNVERIFIED
+      out[sharding.path_name(path)] = UNVERIFIED
       continue
     h = hashlib.sha256(f"{data.dtype}{tuple(data.shape)}".encode())
     h.update(np.ascontiguousarray(data).tobytes())
-    out[_name(path)] = h.hexdigest()
+    out[sharding.path_name(path)] = h.hexdigest()
   return out
 
 

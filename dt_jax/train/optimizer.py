@@ -7,6 +7,8 @@ from typing import Sequence
 import jax
 import optax
 
+from dt_jax.train import sharding
+
 
 def make(*, learning_rate: float, warmup_steps: int, total_steps: int, weight_decay: float,
          clip_norm: float, frozen: Sequence[str] = ()) -> optax.GradientTransformation:
@@ -22,7 +24,7 @@ def make(*, learning_rate: float, warmup_steps: int, total_steps: int, weight_de
 
   def labels(params):
     def label(path, _):
-      name = "/".join(str(getattr(k, "key", k)) for k in path)
+      name = sharding.path_name(path)
       return "frozen" if any(p.search(name) for p in patterns) else "trained"
     return jax.tree_util.tree_map_with_path(label, params)
   return optax.multi_transform({"trained": tx, "frozen": optax.set_to_zero()}, labels)

@@ -11,7 +11,10 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
-def _path(path) -> str:
+def path_name(path) -> str:
+  """'ema_params/audio_encoder/conv_0/bias' from a pytree key path, whether the tree is dicts, dataclasses
+  (attributes) or sequences: the one spelling of a parameter's path that rules, checksums and optimizer labels
+  share."""
   return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
@@ -32,5 +35,5 @@ def tree_shardings(tree, mesh: Mesh, *, rules=(), axis: str = "data"):
   """NamedShardings for every leaf of a (shape) pytree by the rules; scalars replicated."""
   size = mesh.shape[axis]
   return jax.tree_util.tree_map_with_path(
-      lambda p, x: NamedSharding(mesh, param_spec(_path(p), x.shape, rules=rules, axis_size=size, axis=axis)
+      lambda p, x: NamedSharding(mesh, param_spec(path_name(p), x.shape, rules=rules, axis_size=size, axis=axis)
                                  if x.ndim else P()), tree)
