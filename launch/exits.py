@@ -4,16 +4,16 @@ import signal
 import sys
 
 from dt_jax.train import checkpoint
-from dt_jax.train import loop
+from dt_jax.train import session
 from dt_jax.train import workdir
 
 PREEMPTED = 143
 _ONE_LINE = (workdir.WorkdirBusyError, workdir.ConfigMismatchError, checkpoint.CheckpointError,
-             checkpoint.CheckpointMismatchError, loop.NonFiniteLossError, FileNotFoundError, ValueError)
+             checkpoint.CheckpointMismatchError, session.NonFiniteLossError, FileNotFoundError, ValueError)
 
 
 def _terminated_early(*_):
-  raise loop.Preempted("preempted (SIGTERM) outside the training steps (start-up, or a validation): every saved "
+  raise session.Preempted("preempted (SIGTERM) outside the training steps (start-up, or a validation): every saved "
                        "checkpoint is kept; run the same command again")
 
 
@@ -23,7 +23,7 @@ def guarded(name: str, fn, *args, **kwargs):
   signal.signal(signal.SIGTERM, _terminated_early)
   try:
     return fn(*args, **kwargs)
-  except loop.Preempted as e:
+  except session.Preempted as e:
     print(f"{name}: {e}", file=sys.stderr, flush=True)
     sys.exit(PREEMPTED)
   except _ONE_LINE as e:

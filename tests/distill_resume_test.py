@@ -13,6 +13,7 @@ from dt_jax.distill import rounds
 from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
+from dt_jax.train import session
 
 
 def test_consistency_distillation_resumes_exactly_and_samples_at_any_step_count(distilled, teacher_dir,
@@ -45,14 +46,14 @@ def test_sigterm_mid_round_stops_and_a_rerun_equals_an_uninterrupted_distillatio
   cfg = type(s_cfg)(s_cfg.to_dict())
   cfg.distill.log_every = 1
   workdir = str(tmp_path / "preempted")
-  write = loop.Logs.write
+  write = session.Logs.write
 
   def write_then_preempt(self, step, metrics):
     write(self, step, metrics)
     if self.path == os.path.join(workdir, "steps_2", "metrics.jsonl") and step == 7:
       os.kill(os.getpid(), signal.SIGTERM)
-  monkeypatch.setattr(loop.Logs, "write", write_then_preempt)
-  with pytest.raises(loop.Preempted, match=r"preempted \(SIGTERM\) at step 7 of 20"):
+  monkeypatch.setattr(session.Logs, "write", write_then_preempt)
+  with pytest.raises(session.Preempted, match=r"preempted \(SIGTERM\) at step 7 of 20"):
     rounds.distill(cfg, teacher_dir=teacher_dir, workdir=workdir)
   monkeypatch.undo()
   assert ckpt_lib.Checkpointer(os.path.join(workdir, "steps_2", "checkpoints")).latest_step() == 7

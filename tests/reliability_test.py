@@ -19,6 +19,7 @@ from configs import ours16
 from dt_jax.data import source
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
+from dt_jax.train import session
 from dt_jax.train import workdir as workdir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -223,14 +224,14 @@ def test_a_step_number_moved_aside_twice_keeps_both_copies(tmp_path):
 
 
 def test_a_torn_last_metrics_row_is_dropped_on_resume(tmp_path, caplog):
-  logs = loop.Logs(str(tmp_path), True)
+  logs = session.Logs(str(tmp_path), True)
   for step in (1, 2, 3):
     logs.write(step, {"train/loss": 1.0 / step})
   logs.close()
   with open(tmp_path / "metrics.jsonl", "a") as f:
     f.write('{"step": 4, "train/lo')                                       # killed mid-write
   with caplog.at_level("WARNING"):
-    logs = loop.Logs(str(tmp_path), True, resume_step=2)
+    logs = session.Logs(str(tmp_path), True, resume_step=2)
   logs.write(3, {"train/loss": 0.25})
   logs.close()
   rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -308,11 +309,11 @@ def test_a_damaged_validation_split_stops_the_run_before_its_first_step(tiny_dat
 
 
 def test_a_run_started_again_from_step_0_logs_its_step_0_row_once(tmp_path):
-  logs = loop.Logs(str(tmp_path), True)
+  logs = session.Logs(str(tmp_path), True)
   logs.write(0, {"val/dis": 1.0})                                          # a stage's opening validation
   logs.write(1, {"train/loss": 0.5})                                       # killed before its first checkpoint
   logs.close()
-  logs = loop.Logs(str(tmp_path), True, resume_step=0)
+  logs = session.Logs(str(tmp_path), True, resume_step=0)
   logs.write(0, {"val/dis": 1.0})
   logs.close()
   assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0]

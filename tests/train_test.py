@@ -15,6 +15,7 @@ from dt_jax.data import sharding as data_sharding
 from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import loop
+from dt_jax.train import session
 from dt_jax.train import optimizer
 from dt_jax.train import step as step_lib
 
@@ -143,10 +144,10 @@ def test_two_processes_agree_with_one(tiny_data_dir, tmp_path, one_device_env):
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path):
   loop.train(_cfg(tiny_data_dir, steps=2, save_every=2), str(tmp_path))               # a good checkpoint at 2
   wild = _cfg(tiny_data_dir, steps=30, log_every=1, save_every=1, learning_rate=1e30, warmup_steps=1)
-  with pytest.raises(loop.NonFiniteLossError, match=r"not finite.*last good checkpoint \(step \d+\)") as err:
+  with pytest.raises(session.NonFiniteLossError, match=r"not finite.*last good checkpoint \(step \d+\)") as err:
     loop.train(wild, str(tmp_path))                                                   # resumes, then diverges
   failed_at = int(str(err.value).split(":")[0].split()[1])
   ckpt = ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"))
   assert 2 <= ckpt.latest_step() < failed_at <= 30
-  assert bool(loop.all_finite(ckpt.restore_local()["params"]))                        # resumable
+  assert bool(session.all_finite(ckpt.restore_local()["params"]))                        # resumable
   ckpt.close()

@@ -24,7 +24,6 @@ import dataclasses
 import functools
 import json
 import os
-import pathlib
 
 from absl import logging
 import jax
@@ -48,6 +47,7 @@ from dt_jax.runs import loading
 from dt_jax.train import checkpoint as ckpt_lib
 from dt_jax.train import feature_cache
 from dt_jax.train import loop
+from dt_jax.train import session
 from dt_jax.train import sharding
 from dt_jax.train import workdir as workdir_lib
 
@@ -220,12 +220,6 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
                        stage_steps=stage.total, teacher_checkpoint=setting.teacher_checkpoint,
                        guidance=setting.teacher_guidance if stage.encoder_only else 1.0)
   workdir_lib.check_resume(round_dir, rcfg)
-  ckpt = ckpt_lib.Checkpointer(os.path.join(round_dir, "checkpoints"))
-  if ckpt.latest_step():
-    state = ckpt.restore(ckpt_lib.abstract(state))        # the newest intact step
-  start = int(state.step)
-  pathlib.Path(round_dir, "config.json").write_text(rcfg.to_json_best_effort(indent=1))
-  normalization.save(setting.stats, round_dir)            # the student samples in its teacher's units
   t_params = _replicated(teacher_params, mesh)
   kw = dict(student=setting.student, teacher=teacher, heads=setting.heads, cfg=stage.loss, x_range=setting.x_range)
   step_fn = jax.jit(functools.partial(distill_lib.distill_step, tx=tx, **kw), in_shardings=(state_sh, None, None, None),
@@ -234,21 +228,13 @@ def run_stage(setting: _Setting, stage: plan_lib.Stage, *, index: int, init_para
   val = lambda st: loop.validation_loss(lambda tr, b, r: val_fn(tr, st.ema, b, r),
                                         {"student": st.params, "heads": st.heads}, setting.ds, cfg, mesh,
                                         stats=setting.stats, windows=setting.windows.get("validation"))
-  end = stage.total if budget is None else min(stage.total, start + budget)
-  logs = loop.Logs(round_dir, jax.process_index() == 0, resume_step=start)
-  try:
-    if start == 0:
-      logs.write(0, {f"val/{stage.val_key}": val(state)})
-    rng = jax.random.PRNGKey(d.seed + 100 + index)
-    state, last = loop.run_steps(state, lambda s, b: step_fn(s, t_params, b, rng), data(start_step=start),
-                                 mesh=mesh, start=start, end=end, total=stage.total, ckpt=ckpt, logs=logs,
-                                 log_every=d.log_every, save_every=d.save_every, desc=stage.label, workdir=round_dir)
-    if end == stage.total:
-      last[f"val/{stage.val_key}"] = val(state)
-      logs.write(end, {f"val/{stage.val_key}": last[f"val/{stage.val_key}"]})
-  finally:
-    logs.close()
-    ckpt.close()
+  rng = jax.random.PRNGKey(d.seed + 100 + index)
+  # The student samples in its teacher's units: the stage saves the teacher's motion stats.
+  state, last, start, end = session.run(
+      workdir=round_dir, cfg=rcfg, stats=setting.stats, state=state,
+      step_fn=lambda s, b: step_fn(s, t_params, b, rng), stream=lambda start: data(start_step=start), mesh=mesh,
+      total=stage.total, budget=budget, log_every=d.log_every, save_every=d.save_every, desc=stage.label,
+      validate=val, val_key=f"val/{stage.val_key}", validate_first=True)
   return state.params, last, end - start, end == stage.total
 
 
@@ -256,7 +242,7 @@ def distill(cfg, *, teacher_dir: str, workdir: str, stop_after: int | None = Non
             allow_unfinished: bool = False) -> dict:
   """Runs (or resumes) every stage; returns {'rounds': {num_steps: round_dir}, 'last': the last stage's metrics,
   'student', 'dataset'}. `stop_after` stops after that many steps of this call (tests of kill-and-resume). Holds the
-  workdir's lock throughout; SIGTERM saves the stage it is in and raises loop.Preempted (no later stage runs).
+  workdir's lock throughout; SIGTERM saves the stage it is in and raises session.Preempted (no later stage runs).
   An unfinished teacher is refused unless `allow_unfinished`; every stage records the teacher checkpoint it came
   from, and a stage from another checkpoint (the teacher trained on since) is set aside and distilled again."""
   os.makedirs(workdir, exist_ok=True)
