@@ -7,6 +7,8 @@ rejects anything else before it is called. Python 2 pickles load with `encoding=
 from __future__ import annotations
 
 import _compat_pickle
+import builtins
+import codecs
 import collections
 import io
 import pickle
@@ -32,10 +34,10 @@ def _allowed() -> dict[tuple[str, str], object]:
   for name in dir(np.dtypes):               # newer numpy may pickle dtypes by their class
     if name.endswith("DType"):
       allow[("numpy.dtypes", name)] = getattr(np.dtypes, name)
-  allow[("_codecs", "encode")] = __import__("codecs").encode   # bytes under protocol 2 (latin1 text -> bytes)
+  allow[("_codecs", "encode")] = codecs.encode   # bytes under protocol 2 (latin1 text -> bytes)
   for name in ("dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str", "bytes",
                "bytearray"):
-    allow[("builtins", name)] = getattr(__import__("builtins"), name)
+    allow[("builtins", name)] = getattr(builtins, name)
   allow[("collections", "OrderedDict")] = collections.OrderedDict
   return allow
 

@@ -15,6 +15,7 @@ import sys
 
 from absl import app
 from absl import flags
+import common_flags
 import run_flags
 
 from dt_jax import timebase
@@ -23,25 +24,24 @@ from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
 from dt_jax.train import checkpoint
 
-_CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
-                            required=True)
+_CKPT = common_flags.CHECKPOINT
+flags.mark_flag_as_required("checkpoint")
 _AUDIO = flags.DEFINE_string("audio", None, "Speech to animate (wav, flac, ...).", required=True)
-_OUT = flags.DEFINE_string("out", "out", "Output folder.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
-                              lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
+_OUT = common_flags.OUT
+flags.set_default(_OUT, "out")
+_STEPS = common_flags.NUM_STEPS
+_SEED = common_flags.SEED
 _SPEAKER_FROM = flags.DEFINE_string("speaker_from", None, "A reference clip whose identity to use.")
 _EMOTION = flags.DEFINE_string("emotion", None, "An emotion by name (overrides the one heard in the audio).")
 _TEMPLATE = flags.DEFINE_string("template", None, "Speaker whose face to show (default: the closest identity).")
 _OBJ = flags.DEFINE_bool("obj", False, "Also write one OBJ per frame.")
 _RENDER = flags.DEFINE_bool("render", True, "Render an MP4 with the audio (GIF without ffmpeg).")
-_GLTF = flags.DEFINE_bool("gltf", False, "Also write a binary glTF (.glb) with ARKit morph targets and the animation "
-                          "(a vertex dataset: a .pc2 point cache), with the audio as a wav beside it.")
-_CSV = flags.DEFINE_bool("livelink_csv", False, "Also write the Live Link Face CSV (Unreal / MetaHuman).")
-_JSON = flags.DEFINE_bool("json", False, "Also write per-frame {ARKit name: weight} JSON (web players).")
+_GLTF = common_flags.GLTF
+_CSV = common_flags.LIVELINK_CSV
+_JSON = common_flags.JSON
 _WINDOW = flags.DEFINE_float("window_seconds", 10.0, "Window length for long audio.")
 _OVERLAP = flags.DEFINE_float("overlap_seconds", 1.0, "Crossfaded overlap between windows.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+_DATA_DIR = common_flags.DATA_DIR
 _SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
 
 

@@ -28,6 +28,7 @@ from absl import app
 from absl import flags
 import jax
 import tqdm
+import common_flags
 import run_flags
 
 from dt_jax.bench import measure
@@ -35,6 +36,7 @@ from dt_jax.bench import report
 from dt_jax.bench import rows as rows_lib
 from dt_jax.bench import timing
 from dt_jax.train import checkpoint
+import tfds_builders
 
 TEST_SPLITS = ("test", "test_unseen", "test_unseen_voice", "test_unseen_language")
 _TEACHER = flags.DEFINE_string("teacher", None, "Teacher workdir (or --untrained).")
@@ -48,7 +50,8 @@ _SPLIT = flags.DEFINE_list("split", None, "Splits to score (default: test, test_
                            "test_unseen_language where the dataset has them; the first one is the teaser plot's).")
 _SAMPLES = flags.DEFINE_integer("samples", None, "Noise samples per clip (default: the dataset's K alternates, "
                                 "else 3).")
-_OUT = flags.DEFINE_string("out", None, "Output folder.", required=True)
+_OUT = common_flags.OUT
+flags.mark_flag_as_required("out")
 _SEED = flags.DEFINE_integer("seed", 0, "--untrained: the parameter initialisation seed.")
 _CLIP = flags.DEFINE_float("clip_seconds", 10.0, "Clip length for the speed measurement.")
 _LARGE = flags.DEFINE_integer("large_batch", 16, "The large batch of the speed measurement.")
@@ -59,7 +62,7 @@ _LARGE_PAIRS = flags.DEFINE_integer("large_batch_pairs", 4, "Interleaved timings
 _DEVICES = flags.DEFINE_integer("device_count", 1, "> 1: also time the large batch sharded over this many devices.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per evaluation batch.")
 _LOOKAHEAD = flags.DEFINE_list("lookahead_ms", ["80", "200", "500"], "Lookaheads of the streaming measurement (ms).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+_DATA_DIR = common_flags.DATA_DIR
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Measure rows again even if <out>/rows has them.")
 
 
@@ -68,8 +71,9 @@ def _rows():
     if _STUDENT.value or _ABLATION.value:
       raise app.UsageError("--untrained builds its own teacher and student: no --student or --ablation")
     from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
-    return rows_lib.untrained_rows(ours16.get_config(_UNTRAINED.value), ours2.get_config(_UNTRAINED.value),
-                                   data_dir=_DATA_DIR.value, seed=_SEED.value)
+    teacher_cfg = ours16.get_config(_UNTRAINED.value)
+    info = tfds_builders.builder(teacher_cfg.data.name, data_dir=_DATA_DIR.value or teacher_cfg.data.data_dir).info
+    return rows_lib.untrained_rows(teacher_cfg, ours2.get_config(_UNTRAINED.value), info=info, seed=_SEED.value)
   ablations = {}
   for item in _ABLATION.value:
     parts = item.split(":")

@@ -10,13 +10,16 @@ import sys
 
 from absl import app
 from absl import flags
+import common_flags
 
 from dt_jax import safe_pickle
 from dt_jax.data import source
 from dt_jax.data import summary
+import tfds_builders
 
 _DATASET = flags.DEFINE_string("dataset", "synthetic_talkers", "TFDS name[/config].")
-_DATA_DIR = flags.DEFINE_string("data_dir", "data", "Where the built dataset goes.")
+_DATA_DIR = common_flags.DATA_DIR
+flags.set_default(_DATA_DIR, "data")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "The downloaded files (vocaset, etf3d): see README.")
 _WORKERS = flags.DEFINE_integer("num_workers", None, "synthetic_talkers: generator processes (default: CPUs).")
 _REGIONS = flags.DEFINE_string("regions", None, "vocaset: FLAME_masks.pkl or a folder of <region>.txt lists.")
@@ -26,8 +29,8 @@ _RIG = flags.DEFINE_string("rig", None, "etf3d: blendshape rig (.npz template+ba
 def main(argv):
   del argv
   try:
-    b = source.build(_DATASET.value, data_dir=_DATA_DIR.value, manual_dir=_MANUAL_DIR.value,
-                     builder_kwargs={"num_workers": _WORKERS.value, "regions": _REGIONS.value, "rig": _RIG.value})
+    b = tfds_builders.build(_DATASET.value, data_dir=_DATA_DIR.value, manual_dir=_MANUAL_DIR.value,
+                            builder_kwargs={"num_workers": _WORKERS.value, "regions": _REGIONS.value, "rig": _RIG.value})
   except (FileNotFoundError, ValueError, safe_pickle.UnsafePickleError) as e:   # the builders' errors name the file
     sys.exit(f"build_data: {' '.join(str(e).split())}")
   s = summary.summarize(source.open_dataset(_DATASET.value, data_dir=_DATA_DIR.value))

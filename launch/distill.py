@@ -21,6 +21,7 @@ import run_flags
 from dt_jax.distill import rounds
 from dt_jax.train import checkpoint
 from dt_jax.train import distributed
+import tfds_builders
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/ours2.py:<args>", lock_config=True)
 _TEACHER = flags.DEFINE_string("teacher", None, "The teacher's training workdir.", required=True)
@@ -32,7 +33,7 @@ def main(argv):
   checkpoint.quiet_orbax_logs()
   multihost_flags.initialize()
   cfg = _CONFIG.value
-  distributed.prepare_data(cfg)
+  distributed.prepare_data(cfg, tfds_builders.build)
   result = exits.guarded("distill", rounds.distill, cfg, teacher_dir=_TEACHER.value, workdir=_WORKDIR.value,
                          allow_unfinished=run_flags.ALLOW_UNFINISHED.value)
   for n, path in result["rounds"].items():

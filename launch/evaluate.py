@@ -12,6 +12,7 @@ import numpy as np
 
 from absl import app
 from absl import flags
+import common_flags
 import run_flags
 
 from dt_jax.eval import evaluator
@@ -19,10 +20,10 @@ from dt_jax.runs import loading
 from dt_jax.runs import sampling
 from dt_jax.train import checkpoint
 
-_CKPT = flags.DEFINE_string("checkpoint", None, "A training workdir.", required=True)
+_CKPT = common_flags.CHECKPOINT
+flags.mark_flag_as_required("checkpoint")
 _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
-                              lower_bound=1)
+_STEPS = common_flags.NUM_STEPS
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
 _GUIDANCE = flags.DEFINE_float("guidance", None, "Classifier-free guidance weight w (default: the run's).")
 _CLIP = flags.DEFINE_enum("clip", "run", ["run", "x0", "final", "none"],
@@ -30,8 +31,8 @@ _CLIP = flags.DEFINE_enum("clip", "run", ["run", "x0", "final", "none"],
                           "prediction clipped at every step, only the result clamped, or nothing.")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
-_OUT = flags.DEFINE_string("out", None, "Where the JSON goes (default: the checkpoint folder).")
+_DATA_DIR = common_flags.DATA_DIR
+_OUT = common_flags.OUT
 
 
 def main(argv):

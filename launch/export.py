@@ -10,19 +10,20 @@ import os
 
 from absl import app
 from absl import flags
+import common_flags
 import run_flags
 
 from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
 from dt_jax.train import checkpoint
 
-_CKPT = flags.DEFINE_string("checkpoint", None, "Distill workdir (its last round), a round, or a teacher workdir.",
-                            required=True)
+_CKPT = common_flags.CHECKPOINT
+flags.mark_flag_as_required("checkpoint")
 _FORMAT = flags.DEFINE_list("format", ["jax_export", "onnx"], f"Any of {', '.join(exporter.FORMATS)}.")
-_OUT = flags.DEFINE_string("out", "export", "Output folder.")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the step count the run was trained for).",
-                              lower_bound=1)
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+_OUT = common_flags.OUT
+flags.set_default(_OUT, "export")
+_STEPS = common_flags.NUM_STEPS
+_DATA_DIR = common_flags.DATA_DIR
 _TFLITE = flags.DEFINE_bool("tflite", False, "With savedmodel: also try TFLite's converter.")
 
 

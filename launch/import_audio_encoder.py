@@ -11,11 +11,13 @@ misshapen or unknown) stops the conversion with the full list; nothing is left a
 from absl import app
 from absl import flags
 import jax
+import common_flags
 
 from dt_jax.models import pretrained
 
 _SOURCE = flags.DEFINE_string("source", None, "Checkpoint folder or weights file.", required=True)
-_OUT = flags.DEFINE_string("out", None, "Output folder.", required=True)
+_OUT = common_flags.OUT
+flags.mark_flag_as_required("out")
 
 
 def main(argv):

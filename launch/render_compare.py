@@ -8,6 +8,7 @@ no ffmpeg exists) and a PNG contact sheet.
 """
 from absl import app
 from absl import flags
+import common_flags
 import run_flags
 
 from dt_jax.render import clips
@@ -17,9 +18,10 @@ from dt_jax.train import checkpoint
 _RUNS = flags.DEFINE_list("runs", None, "name:workdir[:steps], comma separated.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to take the clip from.")
 _CLIP = flags.DEFINE_integer("clip", 0, "Which of the split's showcase clips (render_data's order).")
-_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
-_OUT = flags.DEFINE_string("out", "runs/demo/render", "Output folder.")
+_SEED = common_flags.SEED
+_DATA_DIR = common_flags.DATA_DIR
+_OUT = common_flags.OUT
+flags.set_default(_OUT, "runs/demo/render")
 
 
 def main(argv):

@@ -4,15 +4,18 @@
 """
 from absl import app
 from absl import flags
+import common_flags
 
 from dt_jax.data import source
 from dt_jax.render import clips
 
 _DATASET = flags.DEFINE_string("dataset", "synthetic_talkers", "TFDS name[/config].")
-_DATA_DIR = flags.DEFINE_string("data_dir", "data", "Where the dataset was built.")
+_DATA_DIR = common_flags.DATA_DIR
+flags.set_default(_DATA_DIR, "data")
 _SPLIT = flags.DEFINE_string("split", "test", "Split to draw clips from.")
 _NUM = flags.DEFINE_integer("num_clips", 4, "How many clips (one per emotion of a sentence, then more).")
-_OUT = flags.DEFINE_string("out", "runs/demo", "Output folder.")
+_OUT = common_flags.OUT
+flags.set_default(_OUT, "runs/demo")
 _WAVS = flags.DEFINE_bool("write_wavs", False, "Also write each clip's audio as a 16 kHz wav.")
 
 

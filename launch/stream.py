@@ -18,6 +18,7 @@ import time
 from absl import app
 from absl import flags
 import numpy as np
+import common_flags
 import run_flags
 
 from dt_jax import timebase
@@ -28,23 +29,24 @@ from dt_jax.inference import rig_formats
 from dt_jax.inference import stream as stream_lib
 from dt_jax.train import checkpoint
 
-_CKPT = flags.DEFINE_string("checkpoint", None, "Teacher workdir, distill workdir (its last round) or a round.",
-                            required=True)
+_CKPT = common_flags.CHECKPOINT
+flags.mark_flag_as_required("checkpoint")
 _AUDIO = flags.DEFINE_string("audio", None, "Speech to stream (wav, flac, ...).", required=True)
-_OUT = flags.DEFINE_string("out", "out", "Output folder.")
+_OUT = common_flags.OUT
+flags.set_default(_OUT, "out")
 _CHUNK = flags.DEFINE_float("chunk_ms", 40.0, "Audio arrives in chunks of this many milliseconds.", lower_bound=1.0)
 _LOOKAHEAD = flags.DEFINE_float("lookahead_ms", 200.0, "Audio after a frame waited for before it is generated.",
                                 lower_bound=0.0)
 _WINDOW = flags.DEFINE_float("window_seconds", 6.0, "The sampler's window (encoder context + lookahead).")
-_STEPS = flags.DEFINE_integer("num_steps", None, "DDIM steps (default: the run's).", lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Noise seed.")
+_STEPS = common_flags.NUM_STEPS
+_SEED = common_flags.SEED
 _REALTIME = flags.DEFINE_bool("realtime", True, "Replay at the speed of speech (else as fast as possible).")
 _UDP = flags.DEFINE_string("udp", None, "host:port to send every frame to as a JSON datagram.")
 _RENDER = flags.DEFINE_bool("render", False, "Render an MP4 with the audio at the end.")
-_GLTF = flags.DEFINE_bool("gltf", False, "Also write a .glb (vertex datasets: .pc2).")
-_CSV = flags.DEFINE_bool("livelink_csv", False, "Also write the Live Link Face CSV.")
-_JSON = flags.DEFINE_bool("json", False, "Also write per-frame JSON.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the run's dataset is built (default: its config's).")
+_GLTF = common_flags.GLTF
+_CSV = common_flags.LIVELINK_CSV
+_JSON = common_flags.JSON
+_DATA_DIR = common_flags.DATA_DIR
 
 
 def udp_address(target: str) -> tuple:

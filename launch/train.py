@@ -17,6 +17,7 @@ import multihost_flags
 from dt_jax.train import checkpoint
 from dt_jax.train import distributed
 from dt_jax.train import loop
+import tfds_builders
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<variant>.py:<args>", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and logs go.", required=True)
@@ -28,7 +29,7 @@ def main(argv):
   multihost_flags.initialize()
   cfg = _CONFIG.value
   exits.guarded("train", loop.check_config, cfg)
-  distributed.prepare_data(cfg)
+  distributed.prepare_data(cfg, tfds_builders.build)
   result = exits.guarded("train", loop.train, cfg, _WORKDIR.value)
   print(f"step {result['step']}: train loss {result.get('train/loss', float('nan')):.4f}, "
         f"validation loss {result['val/loss']:.4f}")

@@ -11,6 +11,7 @@ import pytest
 from dt_jax.bench import measure
 from dt_jax.bench import report
 from dt_jax.bench import rows as rows_lib
+import tfds_builders
 
 
 def test_sizes_count_components_and_bytes():
@@ -100,7 +101,8 @@ def test_verdict_says_which_metrics_agree_with_the_paper():
 def test_untrained_rows_are_the_configs_teacher_and_student(tmp_path):
   from configs import ours16, ours2  # pylint: disable=g-import-not-at-top
   arg = "dataset=vocaset,scale=tiny"
-  rows = rows_lib.untrained_rows(ours16.get_config(arg), ours2.get_config(arg), data_dir=str(tmp_path))
+  info = tfds_builders.builder(ours16.get_config(arg).data.name, data_dir=str(tmp_path)).info
+  rows = rows_lib.untrained_rows(ours16.get_config(arg), ours2.get_config(arg), info=info)
   assert [(r.name, r.num_steps, r.kind) for r in rows] == [("teacher-16", 16, "teacher"), ("student-8", 8, "student"),
                                                            ("student-4", 4, "student"), ("student-2", 2, "student")]
   teacher, student = (measure.sizes(rows[k].run.params)["params"] for k in (0, 3))
@@ -110,8 +112,8 @@ def test_untrained_rows_are_the_configs_teacher_and_student(tmp_path):
   assert "audio_encoder" not in teacher                   # the tiny teacher hears through Whisper tiny.en
   assert not os.listdir(tmp_path)                         # nothing was built or downloaded
   with pytest.raises(ValueError, match="set when it is built"):
-    rows_lib.untrained_rows(ours16.get_config("dataset=etf3d,scale=tiny"),
-                            ours2.get_config("dataset=etf3d,scale=tiny"), data_dir=str(tmp_path))
+    rows_lib.untrained_rows(ours16.get_config("dataset=etf3d,scale=tiny"), ours2.get_config("dataset=etf3d,scale=tiny"),
+                            info=tfds_builders.builder("etf3d", data_dir=str(tmp_path)).info)
 
 
 @pytest.mark.slow

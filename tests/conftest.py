@@ -43,10 +43,10 @@ def _run_root(tmp_path_factory):
 def tiny_data_dir(tmp_path_factory):
   """The tiny synthetic corpus, built once for the whole run (the workers share it through a file lock)."""
   import filelock  # pylint: disable=g-import-not-at-top
-  from dt_jax.data import source  # pylint: disable=g-import-not-at-top
+  import tfds_builders  # pylint: disable=g-import-not-at-top
   data_dir = _run_root(tmp_path_factory) / "tiny_data"
   with filelock.FileLock(str(data_dir) + ".lock"):
-    source.build("synthetic_talkers/tiny", data_dir=str(data_dir))
+    tfds_builders.build("synthetic_talkers/tiny", data_dir=str(data_dir))
   return str(data_dir)
 
 

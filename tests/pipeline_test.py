@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from dt_jax.data import pipeline
+from dt_jax.data import schema
 from dt_jax.data import sharding
-from dt_jax.data import source
 
 
 def _fake(n, *, frames=40, dim=4, bad=None):
@@ -77,10 +77,10 @@ def test_processes_read_their_rows_of_the_global_batch():
 @pytest.mark.parametrize("kind,match", [("nan", "NaN"), ("length", "samples but motion has")])
 def test_bad_examples_are_named(kind, match):
   src = _fake(4, bad={2: kind})
-  with pytest.raises(source.BadExampleError, match=rf"train\[2\] clip 2: .*{match}"):
+  with pytest.raises(schema.BadExampleError, match=rf"train\[2\] clip 2: .*{match}"):
     ds = pipeline.train_batches(src, window_frames=8, global_batch=4, seed=0)
     ds[0]
-  with pytest.raises(source.BadExampleError, match=r"test\[2\] clip 2"):
+  with pytest.raises(schema.BadExampleError, match=r"test\[2\] clip 2"):
     list(pipeline.eval_batches(src, batch_size=2, split="test"))
 
 

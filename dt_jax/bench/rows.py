@@ -78,16 +78,15 @@ def measured_key(row: Row, dataset, **settings) -> dict:
   return key
 
 
-def untrained_rows(teacher_cfg, student_cfg, *, data_dir: str | None = None, seed: int = 0) -> list[Row]:
+def untrained_rows(teacher_cfg, student_cfg, *, info, seed: int = 0) -> list[Row]:
   """Rows for speed and size only: the teacher of `teacher_cfg` (configs/ours16.py) at its step count and the
   student of `student_cfg` (configs/ours2.py) at every halving, randomly initialised. The dataset's shapes (motion
-  dimension, speaker and emotion counts) come from its TFDS builder, so nothing needs to be built; a dataset whose
-  speakers are only known once built (etf3d) needs `data_dir` of a built copy."""
-  b = source.builder(teacher_cfg.data.name, data_dir=data_dir or teacher_cfg.data.data_dir)
-  if b.info.features["speaker"].num_classes is None:
+  dimension, speaker and emotion counts) come from `info`, its TFDS builder's (tfds_builders.builder(...).info), so
+  nothing needs to be built; a dataset whose speakers are only known once built (etf3d) needs a built copy's."""
+  if info.features["speaker"].num_classes is None:
     raise ValueError(f"{teacher_cfg.data.name}: its speaker count is set when it is built; build it (launch/"
                      f"build_data.py) and pass its data_dir")
-  ds = source.Dataset(name=teacher_cfg.data.name, splits={}, rig=None, info=b.info)
+  ds = source.Dataset(name=teacher_cfg.data.name, splits={}, rig=None, info=info)
   stats = normalization.identity(ds.motion_dim)
   teacher = loading.model_for(teacher_cfg, ds)
   halvings = plan_lib.plan(teacher_steps=teacher_cfg.diffusion.num_steps, end_steps=student_cfg.distill.end_steps,

@@ -20,6 +20,7 @@ from dt_jax.data import augment as augment_lib
 from dt_jax.data import feature_store
 from dt_jax.data import normalization
 from dt_jax.data import renditions
+from dt_jax.data import schema
 from dt_jax.data import source as source_lib
 from dt_jax.timebase import samples_for
 
@@ -30,7 +31,7 @@ class _Validated(grain.transforms.Map):
 
   def map(self, element):
     index, ex = element
-    source_lib.check_example(ex, f"{self.split}[{index}] {_name(ex)}")
+    schema.check_example(ex, f"{self.split}[{index}] {_name(ex)}")
     return index, ex
 
 
@@ -156,7 +157,7 @@ def eval_batches(data_source, *, batch_size: int, split: str = "eval", pad_to_mu
   examples = []
   for i in range(n):
     ex = data_source[i]
-    source_lib.check_example(ex, f"{split}[{i}] {_name(ex)}")
+    schema.check_example(ex, f"{split}[{i}] {_name(ex)}")
     examples.append(ex)
   t_max = max(len(ex["motion"]) for ex in examples)
   t_pad = -(-t_max // pad_to_multiple) * pad_to_multiple

@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 from jax.experimental import multihost_utils
 
-from dt_jax.data import source
 
 
 def initialize(*, coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,
@@ -24,9 +23,10 @@ def initialize(*, coordinator: str | None = None, num_processes: int | None = No
     jax.distributed.initialize()
 
 
-def prepare_data(cfg) -> None:
-  """Builds the config's dataset on process 0 (the embedded corpus builds itself; real ones need manual_dir)."""
+def prepare_data(cfg, build) -> None:
+  """Builds the config's dataset on process 0 (the embedded corpus builds itself; real ones need manual_dir), the
+  others waiting. `build` is tfds_builders.build, passed in by the launcher: dt_jax never imports the builders."""
   if jax.process_index() == 0:
-    source.build(cfg.data.name, data_dir=cfg.data.data_dir, manual_dir=cfg.data.manual_dir or None)
+    build(cfg.data.name, data_dir=cfg.data.data_dir, manual_dir=cfg.data.manual_dir or None)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices("dataset built")

@@ -34,12 +34,12 @@ import tensorflow_datasets as tfds
 
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
+from dt_jax.data import schema
 from dt_jax.face import arkit
 from dt_jax.face import rig as rig_lib
 
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 SOURCES = ("RAVDESS", "HDTF")
-RIG_FILE = "rig.npz"
 SPLITS = ("train", "validation", "test", "test_unseen")
 
 
@@ -135,17 +135,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            "motion": tfds.features.Tensor(shape=(None, arkit.NUM), dtype=np.float32),
-            "template": tfds.features.Tensor(shape=(arkit.NUM,), dtype=np.float32),
-            "speaker": tfds.features.ClassLabel(),          # names set from the files when building
-            "emotion": tfds.features.ClassLabel(names=list(EMOTIONS)),
-            "intensity": tfds.features.Scalar(dtype=np.int32),
-            "utterance": tfds.features.Text(),
-        }),
+        # speakers None: their names are set from the files when building
+        features=schema.features(motion_dim=arkit.NUM, speakers=None, emotions=list(EMOTIONS)),
         homepage="https://github.com/psyai-net/EmoTalk_release",
-        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, representation="arkit52", rig_file=RIG_FILE),
+        metadata=schema.metadata(representation="arkit52"),
     )
 
   def _split_generators(self, dl_manager):
@@ -164,7 +157,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       regions = rig_lib.load_regions(self._regions_path)
     os.makedirs(self.data_dir, exist_ok=True)
     rig_lib.Rig(speakers=tuple(identities), templates=template, faces=faces, regions=regions, basis=basis).save(
-        os.path.join(self.data_dir, RIG_FILE))
+        os.path.join(self.data_dir, schema.RIG_FILE))
     splits = assign_splits(clips, self.builder_config)
     return {name: self._generate_examples(name, root, split_clips) for name, split_clips in splits.items()}
 

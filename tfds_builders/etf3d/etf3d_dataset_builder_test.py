@@ -10,6 +10,7 @@ import tensorflow_datasets as tfds
 
 from dt_jax.data import source
 from dt_jax.eval import metrics
+import tfds_builders
 from tfds_builders.etf3d import etf3d_dataset_builder as eb
 from tfds_builders.etf3d import fixtures
 
@@ -29,7 +30,7 @@ class Etf3dTest(tfds.testing.DatasetBuilderTestCase):
 
 
 def _build(root, data_dir, **kwargs):
-  source.build("etf3d", data_dir=str(data_dir), manual_dir=root, builder_kwargs=kwargs)
+  tfds_builders.build("etf3d", data_dir=str(data_dir), manual_dir=root, builder_kwargs=kwargs)
   return source.open_dataset("etf3d", data_dir=str(data_dir))
 
 

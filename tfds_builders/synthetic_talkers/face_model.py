@@ -110,10 +110,19 @@ def blendshape_basis(template: np.ndarray) -> np.ndarray:
   f = _fields()
   u = 0.01 * (v[mesh_lib.EAR_LEFT, 0] - v[mesh_lib.EAR_RIGHT, 0]) / _CANON_WIDTH
   B = np.zeros((arkit.NUM, len(v), 3))
+  _mouth_shapes(B, v, f, u)
+  _eye_and_brow_shapes(B, v, f, u)
+  return B.astype(np.float32)
 
-  def put(name, field, vec):
-    B[arkit.INDEX[name]] += field[:, None] * np.asarray(vec, np.float64)
 
+def _put(B, name: str, field: np.ndarray, vec) -> None:
+  """Adds the displacement `vec` [3] weighted by `field` [V] to shape `name` of B [52, V, 3]."""
+  B[arkit.INDEX[name]] += field[:, None] * np.asarray(vec, np.float64)
+
+
+def _mouth_shapes(B, v, f, u) -> None:
+  """The jaw, lips, mouth corners and tongue of B [52, V, 3] on vertices v [V, 3] (fields f, unit u)."""
+  put = functools.partial(_put, B)
   # Jaw: a rotation about a hinge behind the chin at ear height.
   pivot = np.array([0.0, v[[mesh_lib.EAR_LEFT, mesh_lib.EAR_RIGHT], 1].mean(), v[mesh_lib.CHIN, 2] - 3 * u])
   th = np.deg2rad(_JAW_DEGREES)
@@ -150,6 +159,11 @@ def blendshape_basis(template: np.ndarray) -> np.ndarray:
   put("mouthShrugLower", np.maximum(f["lower_lip"], f["chin"]), [0, 0.2 * u, 0.1 * u])
   B[arkit.INDEX["tongueOut"]] = 0.15 * jaw_open
   put("tongueOut", f["lower_lip"], [0, -0.1 * u, 0.15 * u])
+
+
+def _eye_and_brow_shapes(B, v, f, u) -> None:
+  """The lids, gaze, brows, cheeks and nose of B [52, V, 3]."""
+  put = functools.partial(_put, B)
   # Eyes: each upper-lid contour vertex moves to its lower-lid partner; the field interpolates in between.
   for side, sx, upper, lower in (("Right", -1, mesh_lib.EYE_RIGHT_UPPER, mesh_lib.EYE_RIGHT_LOWER),
                                  ("Left", 1, mesh_lib.EYE_LEFT_UPPER, mesh_lib.EYE_LEFT_LOWER)):
@@ -172,4 +186,3 @@ def blendshape_basis(template: np.ndarray) -> np.ndarray:
   put("browInnerUp", f["brow_inner"], [0, 0.55 * u, 0])
   put("cheekPuff", f["cheek_left"], [0.4 * u, 0, 0.15 * u])
   put("cheekPuff", f["cheek_right"], [-0.4 * u, 0, 0.15 * u])
-  return B.astype(np.float32)

@@ -27,13 +27,13 @@ import tensorflow_datasets as tfds
 import tqdm
 
 from dt_jax import timebase
+from dt_jax.data import schema
 from dt_jax.face import arkit
 from dt_jax.face import mesh as mesh_lib
 from dt_jax.face import rig as rig_lib
 from tfds_builders.synthetic_talkers import corpus
 from tfds_builders.synthetic_talkers import speech
 
-RIG_FILE = "rig.npz"
 _DEFAULT_ROSTER = corpus.Roster(seen=(("espeak", 10), ("piper", 7), ("kokoro", 3)),
                                 held_out=(("espeak", 2), ("piper", 1), ("kokoro", 1)),
                                 unseen_voice=("jf_gongitsune", "jf_nezumi", "jf_tebukuro"),
@@ -88,24 +88,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     dim = mesh_lib.canonical().num_vertices * 3 if cfg.vertices else arkit.NUM
     speakers = self.speakers
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            "motion": tfds.features.Tensor(shape=(None, dim), dtype=np.float32),
-            "motion_alternates": tfds.features.Tensor(shape=(None, None, dim), dtype=np.float32, encoding="bytes"),
-            "template": tfds.features.Tensor(shape=(dim,), dtype=np.float32),
-            "speaker": tfds.features.ClassLabel(names=[s.name for s in speakers]),
-            "emotion": tfds.features.ClassLabel(names=list(corpus.EMOTIONS)),
-            "intensity": tfds.features.Scalar(dtype=np.int32),
-            "utterance": tfds.features.Text(),
-            "voice": tfds.features.Text(),
-            "phone_start": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            "phone_end": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            "phone_class": tfds.features.Tensor(shape=(None,), dtype=np.int32),
-        }),
+        features=schema.features(motion_dim=dim, speakers=[s.name for s in speakers], emotions=list(corpus.EMOTIONS),
+                                 alternates=True, voice=True, phones=True),
         supervised_keys=None,
         homepage="https://github.com/dt_jax",
-        metadata=tfds.core.MetadataDict(
-            fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, rig_file=RIG_FILE,
+        metadata=schema.metadata(
             representation="vertex_offsets" if cfg.vertices else "arkit52",
             phone_classes=list(speech.phones.CLASS_NAMES), alternates=cfg.alternates,
             voices={s.name: s.family for s in speakers}, groups={s.name: s.group for s in speakers}),
@@ -120,7 +107,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     rig = rig_lib.Rig(speakers=tuple(s.name for s in speakers), templates=templates, faces=m.faces,
                       regions=m.regions, basis=None if cfg.vertices else bases, lip_pair=mesh_lib.LIP_PAIR)
     os.makedirs(self.data_dir, exist_ok=True)
-    rig.save(os.path.join(self.data_dir, RIG_FILE))
+    rig.save(os.path.join(self.data_dir, schema.RIG_FILE))
     if any(s.voice.engine == "kokoro" for s in speakers if isinstance(s.voice, speech.NeuralVoice)):
       from tfds_builders.synthetic_talkers.speech import kokoro_engine  # pylint: disable=g-import-not-at-top
       kokoro_engine.model_file()            # joined once here, before the workers need it

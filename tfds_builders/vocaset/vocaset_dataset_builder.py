@@ -9,7 +9,7 @@ Layouts (one builder config each):
 The pickles are Python 2 pickles; they are untrusted input and load through `dt_jax.safe_pickle` (numpy
 arrays and plain containers only; anything else fails the build naming the file, and no code runs).
 
-Output (the shared schema every builder emits, README: Datasets): audio resampled to 16 kHz from each sequence's own sample rate (int16 or
+Output (the contract every builder emits, dt_jax/data/schema.py): audio resampled to 16 kHz from each sequence's own sample rate (int16 or
 float accepted), motion at 30 fps (every second frame) as vertices minus the speaker's template [T, 15069],
 `template`, `speaker`, emotion `neutral`. Sequences whose audio and motion disagree by more than a frame are cut to
 the shorter and counted in the build log; missing (subject, sentence) pairs are skipped and counted.
@@ -38,6 +38,7 @@ import tensorflow_datasets as tfds
 from dt_jax import safe_pickle
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
+from dt_jax.data import schema
 from dt_jax.face import rig as rig_lib
 
 TRAIN = ("FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA", "FaceTalk_170725_00137_TA",
@@ -47,7 +48,6 @@ VALIDATION = ("FaceTalk_170811_03275_TA", "FaceTalk_170908_03277_TA")
 TEST = ("FaceTalk_170809_00138_TA", "FaceTalk_170731_00024_TA")
 SPLITS = {"train": (TRAIN, range(1, 41)), "validation": (VALIDATION, range(21, 41)), "test": (TEST, range(21, 41))}
 NUM_VERTICES = 5023
-RIG_FILE = "rig.npz"
 _FILES = {"original": ("data_verts.npy", "raw_audio_fixed.pkl", "subj_seq_to_idx.pkl", "templates.pkl"),
           "faceformer": ("wav", "vertices_npy", "templates.pkl")}
 
@@ -81,18 +81,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     dim = NUM_VERTICES * 3
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            "motion": tfds.features.Tensor(shape=(None, dim), dtype=np.float32),
-            "template": tfds.features.Tensor(shape=(dim,), dtype=np.float32),
-            "speaker": tfds.features.ClassLabel(names=list(TRAIN + VALIDATION + TEST)),
-            "emotion": tfds.features.ClassLabel(names=["neutral"]),
-            "intensity": tfds.features.Scalar(dtype=np.int32),
-            "utterance": tfds.features.Text(),
-        }),
+        features=schema.features(motion_dim=dim, speakers=list(TRAIN + VALIDATION + TEST), emotions=["neutral"]),
         homepage="https://voca.is.tue.mpg.de",
-        metadata=tfds.core.MetadataDict(fps=timebase.FPS, sample_rate=timebase.SAMPLE_RATE, source_fps=60,
-                                        representation="vertex_offsets", rig_file=RIG_FILE),
+        metadata=schema.metadata(representation="vertex_offsets", source_fps=60),
     )
 
   def _check_layout(self, root: str) -> None:
@@ -131,7 +122,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         raise ValueError(f"{regions_path}: region {name} has indices outside 0..{NUM_VERTICES - 1}")
     os.makedirs(self.data_dir, exist_ok=True)
     rig_lib.Rig(speakers=names, templates=stacked, faces=np.zeros((0, 3), np.int32), regions=regions).save(
-        os.path.join(self.data_dir, RIG_FILE))
+        os.path.join(self.data_dir, schema.RIG_FILE))
     source = _Source(root, self.builder_config.layout)
     return {split: self._generate_examples(split, source, templates) for split in SPLITS}
 

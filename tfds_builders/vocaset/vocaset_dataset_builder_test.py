@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 
 from dt_jax import safe_pickle
 from dt_jax.data import source
+import tfds_builders
 from tfds_builders.vocaset import fixtures
 from tfds_builders.vocaset import vocaset_dataset_builder as vb
 
@@ -39,7 +40,7 @@ class VocasetFaceformerTest(_Fixture, tfds.testing.DatasetBuilderTestCase):
 
 
 def _build(config, manual_dir, data_dir, **kwargs):
-  source.build(f"vocaset/{config}", data_dir=str(data_dir), manual_dir=manual_dir, builder_kwargs=kwargs)
+  tfds_builders.build(f"vocaset/{config}", data_dir=str(data_dir), manual_dir=manual_dir, builder_kwargs=kwargs)
   return source.open_dataset(f"vocaset/{config}", data_dir=str(data_dir))
 
 
