@@ -24,25 +24,22 @@ from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
 from dt_jax.train import checkpoint
 
-_CKPT = common_flags.CHECKPOINT
-flags.mark_flag_as_required("checkpoint")
+_CKPT = common_flags.checkpoint()
 _AUDIO = flags.DEFINE_string("audio", None, "Speech to animate (wav, flac, ...).", required=True)
-_OUT = common_flags.OUT
-flags.set_default(_OUT, "out")
-_STEPS = common_flags.NUM_STEPS
-_SEED = common_flags.SEED
+_OUT = common_flags.out("out")
+_STEPS = common_flags.num_steps()
+_SEED = common_flags.noise_seed()
 _SPEAKER_FROM = flags.DEFINE_string("speaker_from", None, "A reference clip whose identity to use.")
 _EMOTION = flags.DEFINE_string("emotion", None, "An emotion by name (overrides the one heard in the audio).")
 _TEMPLATE = flags.DEFINE_string("template", None, "Speaker whose face to show (default: the closest identity).")
 _OBJ = flags.DEFINE_bool("obj", False, "Also write one OBJ per frame.")
 _RENDER = flags.DEFINE_bool("render", True, "Render an MP4 with the audio (GIF without ffmpeg).")
-_GLTF = common_flags.GLTF
-_CSV = common_flags.LIVELINK_CSV
-_JSON = common_flags.JSON
+_GLTF, _CSV, _JSON = common_flags.rig_outputs()
 _WINDOW = flags.DEFINE_float("window_seconds", 10.0, "Window length for long audio.")
 _OVERLAP = flags.DEFINE_float("overlap_seconds", 1.0, "Crossfaded overlap between windows.")
-_DATA_DIR = common_flags.DATA_DIR
+_DATA_DIR = common_flags.data_dir()
 _SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

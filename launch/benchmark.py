@@ -50,8 +50,7 @@ _SPLIT = flags.DEFINE_list("split", None, "Splits to score (default: test, test_
                            "test_unseen_language where the dataset has them; the first one is the teaser plot's).")
 _SAMPLES = flags.DEFINE_integer("samples", None, "Noise samples per clip (default: the dataset's K alternates, "
                                 "else 3).")
-_OUT = common_flags.OUT
-flags.mark_flag_as_required("out")
+_OUT = common_flags.out(required=True)
 _SEED = flags.DEFINE_integer("seed", 0, "--untrained: the parameter initialisation seed.")
 _CLIP = flags.DEFINE_float("clip_seconds", 10.0, "Clip length for the speed measurement.")
 _LARGE = flags.DEFINE_integer("large_batch", 16, "The large batch of the speed measurement.")
@@ -62,8 +61,9 @@ _LARGE_PAIRS = flags.DEFINE_integer("large_batch_pairs", 4, "Interleaved timings
 _DEVICES = flags.DEFINE_integer("device_count", 1, "> 1: also time the large batch sharded over this many devices.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per evaluation batch.")
 _LOOKAHEAD = flags.DEFINE_list("lookahead_ms", ["80", "200", "500"], "Lookaheads of the streaming measurement (ms).")
-_DATA_DIR = common_flags.DATA_DIR
+_DATA_DIR = common_flags.data_dir()
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Measure rows again even if <out>/rows has them.")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def _rows():

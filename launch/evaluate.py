@@ -20,10 +20,9 @@ from dt_jax.runs import loading
 from dt_jax.runs import sampling
 from dt_jax.train import checkpoint
 
-_CKPT = common_flags.CHECKPOINT
-flags.mark_flag_as_required("checkpoint")
+_CKPT = common_flags.checkpoint()
 _SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
-_STEPS = common_flags.NUM_STEPS
+_STEPS = common_flags.num_steps()
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Noise seeds to average over.")
 _GUIDANCE = flags.DEFINE_float("guidance", None, "Classifier-free guidance weight w (default: the run's).")
 _CLIP = flags.DEFINE_enum("clip", "run", ["run", "x0", "final", "none"],
@@ -31,8 +30,9 @@ _CLIP = flags.DEFINE_enum("clip", "run", ["run", "x0", "final", "none"],
                           "prediction clipped at every step, only the result clamped, or nothing.")
 _BASELINE = flags.DEFINE_enum("baseline", None, ["static"], "Score a baseline instead of the model.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Sequences per batch.")
-_DATA_DIR = common_flags.DATA_DIR
-_OUT = common_flags.OUT
+_DATA_DIR = common_flags.data_dir()
+_OUT = common_flags.out(what="Where the JSON goes (default: the checkpoint folder).")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

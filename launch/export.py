@@ -17,14 +17,13 @@ from dt_jax.export import exporter
 from dt_jax.export import sampler as sampler_lib
 from dt_jax.train import checkpoint
 
-_CKPT = common_flags.CHECKPOINT
-flags.mark_flag_as_required("checkpoint")
+_CKPT = common_flags.checkpoint()
 _FORMAT = flags.DEFINE_list("format", ["jax_export", "onnx"], f"Any of {', '.join(exporter.FORMATS)}.")
-_OUT = common_flags.OUT
-flags.set_default(_OUT, "export")
-_STEPS = common_flags.NUM_STEPS
-_DATA_DIR = common_flags.DATA_DIR
+_OUT = common_flags.out("export")
+_STEPS = common_flags.num_steps()
+_DATA_DIR = common_flags.data_dir()
 _TFLITE = flags.DEFINE_bool("tflite", False, "With savedmodel: also try TFLite's converter.")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

@@ -16,8 +16,8 @@ import common_flags
 from dt_jax.models import pretrained
 
 _SOURCE = flags.DEFINE_string("source", None, "Checkpoint folder or weights file.", required=True)
-_OUT = common_flags.OUT
-flags.mark_flag_as_required("out")
+_OUT = common_flags.out(required=True)
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

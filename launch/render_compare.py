@@ -18,10 +18,10 @@ from dt_jax.train import checkpoint
 _RUNS = flags.DEFINE_list("runs", None, "name:workdir[:steps], comma separated.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split to take the clip from.")
 _CLIP = flags.DEFINE_integer("clip", 0, "Which of the split's showcase clips (render_data's order).")
-_SEED = common_flags.SEED
-_DATA_DIR = common_flags.DATA_DIR
-_OUT = common_flags.OUT
-flags.set_default(_OUT, "runs/demo/render")
+_SEED = common_flags.noise_seed()
+_DATA_DIR = common_flags.data_dir()
+_OUT = common_flags.out("runs/demo/render")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

@@ -10,13 +10,12 @@ from dt_jax.data import source
 from dt_jax.render import clips
 
 _DATASET = flags.DEFINE_string("dataset", "synthetic_talkers", "TFDS name[/config].")
-_DATA_DIR = common_flags.DATA_DIR
-flags.set_default(_DATA_DIR, "data")
+_DATA_DIR = common_flags.data_dir("data")
 _SPLIT = flags.DEFINE_string("split", "test", "Split to draw clips from.")
 _NUM = flags.DEFINE_integer("num_clips", 4, "How many clips (one per emotion of a sentence, then more).")
-_OUT = common_flags.OUT
-flags.set_default(_OUT, "runs/demo")
+_OUT = common_flags.out("runs/demo")
 _WAVS = flags.DEFINE_bool("write_wavs", False, "Also write each clip's audio as a 16 kHz wav.")
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
 def main(argv):

@@ -32,6 +32,7 @@ def vertices_dir(tmp_path_factory):
           "    return self.f.find_spec(name, path, target) if hasattr(self.f, 'find_spec') else None\n"
           "  def invalidate_caches(self): getattr(self.f, 'invalidate_caches', lambda: None)()\n"
           "sys.meta_path[:] = [Hide(f) for f in sys.meta_path]\n"
+          "sys.path.insert(0, 'launch')\n"    # as `python launch/build_data.py` does: its sibling modules import
           f"sys.argv = ['build_data.py', '--dataset=synthetic_talkers/vertices', '--data_dir={data_dir}']\n"
           "runpy.run_path('launch/build_data.py', run_name='__main__')\n")
   proc = _run(["-c", code])

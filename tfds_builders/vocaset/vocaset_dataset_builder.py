@@ -9,10 +9,11 @@ Layouts (one builder config each):
 The pickles are Python 2 pickles; they are untrusted input and load through `dt_jax.safe_pickle` (numpy
 arrays and plain containers only; anything else fails the build naming the file, and no code runs).
 
-Output (the contract every builder emits, dt_jax/data/schema.py): audio resampled to 16 kHz from each sequence's own sample rate (int16 or
-float accepted), motion at 30 fps (every second frame) as vertices minus the speaker's template [T, 15069],
-`template`, `speaker`, emotion `neutral`. Sequences whose audio and motion disagree by more than a frame are cut to
-the shorter and counted in the build log; missing (subject, sentence) pairs are skipped and counted.
+Output (the contract every builder emits, dt_jax/data/schema.py): audio resampled to 16 kHz from each sequence's
+own sample rate (int16 or float accepted), motion at 30 fps (every second frame) as vertices minus the speaker's
+template [T, 15069], `template`, `speaker`, emotion `neutral`. Sequences whose audio and motion disagree by more
+than a frame are cut to the shorter and counted in the build log; missing (subject, sentence) pairs are skipped and
+counted.
 
 Split (FaceFormer, CodeTalker, FaceDiffuser; voca's config_parser):
 * train: FaceTalk_170728_03272_TA, FaceTalk_170904_00128_TA, FaceTalk_170725_00137_TA, FaceTalk_170915_00223_TA,
