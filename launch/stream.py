@@ -1,13 +1,17 @@
 """Animates a wav as a live stream: the file is replayed in chunks (in real time by default), frames come out as
-soon as their lookahead has arrived, and each can go to a game engine or a browser as a UDP datagram.
+soon as their lookahead has arrived, and each can go to a game engine or a browser as a UDP datagram, or into
+Unreal's Live Link as the Live Link Face app's packets.
 
   python launch/stream.py --checkpoint=runs/demo/student --audio=speech.wav --chunk_ms=40 --lookahead_ms=200 \\
-      --out=out/ [--udp=127.0.0.1:9000] [--gltf --livelink_csv --json]
+      --out=out/ [--udp=127.0.0.1:9000] [--livelink=192.168.1.20[:11111] --livelink_subject=dt_jax] \\
+      [--gltf --livelink_csv --json]
 
 Prints each chunk's latency (its last sample's arrival to its frames being ready: lookahead + compute) at the end
 as p50 / p95, and the real-time factor (compute over audio duration). Writes what launch/animate.py writes. A UDP
 datagram per frame: {"frame", "time", "timecode", "weights": {ARKit name: weight}}; a consumer that is not
-listening does not stop the stream. Bad input ends in one line (`stream: <file>: <why>`) and exit status 1.
+listening does not stop the stream. --livelink: one Live Link Face packet (version 6) per frame, the 52
+weights in [0, 1], head and eye rotations 0, frame times at 30/1 fps, the subject named by --livelink_subject;
+in Unreal add a Live Link Face source (it listens on UDP port 11111) and pick that subject. Bad input ends in one line (`stream: <file>: <why>`) and exit status 1.
 """
 import json
 import os
@@ -23,66 +27,78 @@ import run_flags
 
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
+from dt_jax.face import arkit
+from dt_jax.face import livelink
 from dt_jax.inference import animator as animator_lib
 from dt_jax.inference import outputs
 from dt_jax.inference import rig_formats
 from dt_jax.inference import stream as stream_lib
 from dt_jax.train import checkpoint
 
-_CKPT = common_flags.CHECKPOINT
-flags.mark_flag_as_required("checkpoint")
+_CKPT = common_flags.checkpoint()
 _AUDIO = flags.DEFINE_string("audio", None, "Speech to stream (wav, flac, ...).", required=True)
-_OUT = common_flags.OUT
-flags.set_default(_OUT, "out")
+_OUT = common_flags.out("out")
 _CHUNK = flags.DEFINE_float("chunk_ms", 40.0, "Audio arrives in chunks of this many milliseconds.", lower_bound=1.0)
 _LOOKAHEAD = flags.DEFINE_float("lookahead_ms", 200.0, "Audio after a frame waited for before it is generated.",
                                 lower_bound=0.0)
 _WINDOW = flags.DEFINE_float("window_seconds", 6.0, "The sampler's window (encoder context + lookahead).")
-_STEPS = common_flags.NUM_STEPS
-_SEED = common_flags.SEED
+_STEPS = common_flags.num_steps()
+_SEED = common_flags.noise_seed()
 _REALTIME = flags.DEFINE_bool("realtime", True, "Replay at the speed of speech (else as fast as possible).")
 _UDP = flags.DEFINE_string("udp", None, "host:port to send every frame to as a JSON datagram.")
+_LIVELINK = flags.DEFINE_string("livelink", None, "host[:port] (default port 11111) to send every frame to as a Live "
+                                "Link Face packet: Unreal's Live Link Face source receives it.")
+_SUBJECT = flags.DEFINE_string("livelink_subject", "dt_jax", "The Live Link subject name the packets carry.")
 _RENDER = flags.DEFINE_bool("render", False, "Render an MP4 with the audio at the end.")
-_GLTF = common_flags.GLTF
-_CSV = common_flags.LIVELINK_CSV
-_JSON = common_flags.JSON
-_DATA_DIR = common_flags.DATA_DIR
+_GLTF, _CSV, _JSON = common_flags.rig_outputs()
+_DATA_DIR = common_flags.data_dir()
+flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
-def udp_address(target: str) -> tuple:
-  """The socket address of --udp=host:port, resolved now; ValueError (one line) for a missing or out-of-range port
-  or a host that does not resolve, before anything is streamed."""
-  host, _, port = target.rpartition(":")
+def udp_address(target: str, *, flag: str = "--udp", default_port: int | None = None) -> tuple:
+  """The socket address of host:port (host alone when there is a default port), resolved now; ValueError (one
+  line) for a missing or out-of-range port or a host that does not resolve, before anything is streamed."""
+  host, _, port = target.rpartition(":") if ":" in target or default_port is None else (target, "", str(default_port))
   if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-    raise ValueError(f"--udp={target}: expected host:port with a port in 1-65535")
+    raise ValueError(f"{flag}={target}: expected host:port with a port in 1-65535")
   try:
     family, _, _, _, addr = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0]
   except socket.gaierror as e:
-    raise ValueError(f"--udp={target}: cannot resolve {host!r} ({e.strerror})") from None
+    raise ValueError(f"{flag}={target}: cannot resolve {host!r} ({e.strerror})") from None
   return family, addr
 
 
 class _Udp:
-  """Frames as datagrams; a refused or unreachable consumer is counted, never fatal."""
+  """Frames as datagrams, each made by `encode(frame index, weights [52])`; a refused or unreachable consumer is
+  counted, never fatal."""
 
-  def __init__(self, target: str | None):
-    self.sock, self.failed, self.sent = None, 0, 0
-    if target:
-      family, self.addr = udp_address(target)
-      self.sock = socket.socket(family, socket.SOCK_DGRAM)
+  def __init__(self, name: str, address: tuple, encode):
+    self.name, (family, self.addr), self.encode = name, address, encode
+    self.sock, self.failed, self.sent = socket.socket(family, socket.SOCK_DGRAM), 0, 0
 
-  def send(self, first: int, frames: np.ndarray, blendshapes: bool) -> None:
-    if self.sock is None or not blendshapes:
-      return
+  def send(self, first: int, frames: np.ndarray) -> None:
     for k, w in enumerate(frames):
       try:
-        self.sock.sendto(json.dumps(rig_formats.frame_record(first + k, w)).encode(), self.addr)
+        self.sock.sendto(self.encode(first + k, w), self.addr)
         self.sent += 1
       except OSError:
         self.failed += 1
 
 
-def _replay(streamer, speech: np.ndarray, udp: _Udp, *, blendshapes: bool):
+def _sinks() -> list[_Udp]:
+  """The UDP consumers the flags ask for (checked and resolved before anything is loaded)."""
+  sinks = []
+  if _UDP.value:
+    sinks.append(_Udp("JSON datagrams", udp_address(_UDP.value),
+                      lambda t, w: json.dumps(rig_formats.frame_record(t, w)).encode()))
+  if _LIVELINK.value:
+    sinks.append(_Udp("Live Link Face packets",
+                      udp_address(_LIVELINK.value, flag="--livelink", default_port=livelink.PORT),
+                      lambda t, w: livelink.packet(w, frame=t, subject=_SUBJECT.value)))
+  return sinks
+
+
+def _replay(streamer, speech: np.ndarray, sinks: list[_Udp]):
   """Feeds the file chunk by chunk; returns (motion [T, D], per-chunk latencies, compute seconds)."""
   chunk = max(1, int(round(_CHUNK.value / 1000 * timebase.SAMPLE_RATE)))
   pieces, latencies, compute, t0 = [], [], 0.0, time.perf_counter()
@@ -95,13 +111,15 @@ def _replay(streamer, speech: np.ndarray, udp: _Udp, *, blendshapes: bool):
     done = time.perf_counter()
     compute += done - c0
     if len(frames):
-      udp.send(streamer.emitted - len(frames), frames, blendshapes)
+      for sink in sinks:
+        sink.send(streamer.emitted - len(frames), frames)
       latencies.append(_LOOKAHEAD.value / 1000 + (done - c0 if not _REALTIME.value else done - arrival))
       pieces.append(frames)
   c0 = time.perf_counter()
   tail = streamer.finish()
   compute += time.perf_counter() - c0
-  udp.send(streamer.emitted - len(tail), tail, blendshapes)
+  for sink in sinks:
+    sink.send(streamer.emitted - len(tail), tail)
   return np.concatenate(pieces + [tail]), latencies, compute
 
 
@@ -109,23 +127,22 @@ def main(argv):
   del argv
   checkpoint.quiet_orbax_logs()
   try:
-    if _UDP.value:
-      udp_address(_UDP.value)
+    sinks = _sinks()
     run_flags.check_out("stream", _OUT.value)
     speech = audio_lib.load_speech(_AUDIO.value)
     run = run_flags.load_run("stream", _CKPT.value, data_dir=_DATA_DIR.value)
     streamer = stream_lib.StreamingAnimator(run, lookahead_seconds=_LOOKAHEAD.value / 1000,
                                             window_seconds=_WINDOW.value, num_steps=_STEPS.value, seed=_SEED.value)
+    if sinks and run.dataset.motion_dim != arkit.NUM:
+      raise ValueError(f"--udp and --livelink send the 52 ARKit weights; {run.dataset.name} is a vertex dataset")
   except (audio_lib.AudioError, animator_lib.AnimateError, FileNotFoundError, ValueError) as e:
     sys.exit(f"stream: {e}")
-  udp = _Udp(_UDP.value)
-  blendshapes = run.dataset.motion_dim == len(rig_formats.live_link_names())
-  motion, latencies, compute = _replay(streamer, speech, udp, blendshapes=blendshapes)
+  motion, latencies, compute = _replay(streamer, speech, sinks)
   seconds = len(speech) / timebase.SAMPLE_RATE
   p50, p95 = (np.percentile(latencies, [50, 95]) * 1000) if latencies else (float("nan"),) * 2
   print(f"{len(motion)} frames ({seconds:.1f} s) from {_AUDIO.value}: chunks of {_CHUNK.value:.0f} ms, lookahead "
         f"{_LOOKAHEAD.value:.0f} ms; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms; real-time factor "
-        f"{compute / seconds:.3f}" + (f"; {udp.sent} UDP datagrams ({udp.failed} not delivered)" if udp.sock else ""))
+        f"{compute / seconds:.3f}" + "".join(f"; {s.sent} {s.name} ({s.failed} not delivered)" for s in sinks))
   stem = os.path.splitext(os.path.basename(_AUDIO.value))[0]
   meta = {"checkpoint": run.workdir, "seed": _SEED.value, "audio": _AUDIO.value, "chunk_ms": _CHUNK.value,
           "lookahead_ms": _LOOKAHEAD.value, "latency_ms_p50": float(p50), "latency_ms_p95": float(p95),

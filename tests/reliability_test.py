@@ -261,6 +261,8 @@ def test_a_torn_last_metrics_row_is_dropped_on_resume(tmp_path, caplog):
      "stream: --udp=localhost: expected host:port with a port in 1-65535"),
     ([sys.executable, "launch/stream.py", "--checkpoint=/nowhere", "--audio=x.wav", "--udp=localhost:99999"],
      "stream: --udp=localhost:99999: expected host:port with a port in 1-65535"),
+    ([sys.executable, "launch/stream.py", "--checkpoint=/nowhere", "--audio=x.wav", "--livelink=localhost:0"],
+     "stream: --livelink=localhost:0: expected host:port with a port in 1-65535"),
     ([sys.executable, "launch/animate.py", "--checkpoint=/nowhere", "--audio=x.wav", "--out=setup.cfg"],
      "animate: --out=setup.cfg is a file, not a folder"),
     ([sys.executable, "launch/build_data.py", "--dataset=vocaset/original", "--manual_dir=/nowhere",

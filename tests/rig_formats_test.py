@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dt_jax.face import arkit
+from dt_jax.face import livelink
 from dt_jax.inference import rig_formats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,12 +57,12 @@ def test_glb_holds_named_targets_and_the_animation(tiny, weights, tmp_path):
 
 
 def test_live_link_csv_has_the_apps_columns(weights, tmp_path):
-  path = rig_formats.write_live_link_csv(str(tmp_path / "a.csv"), weights)
+  path = livelink.write_csv(str(tmp_path / "a.csv"), weights)
   with open(path) as f:
     rows = list(csv.reader(f))
   head = rows[0]
   assert head[:4] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft", "EyeLookDownLeft"]
-  assert head[-9:] == list(rig_formats.LIVE_LINK_ROTATIONS) and len(head) == 2 + 52 + 9
+  assert head[-9:] == list(livelink.ROTATIONS) and len(head) == 2 + 52 + 9
   assert head.index("JawOpen") == 2 + 17 and head[-10] == "TongueOut"
   assert len(rows) == 46 and rows[1][:2] == ["00:00:00:00.000", "61"] and rows[31][0] == "00:00:01:00.000"
   for name in ("JawOpen", "MouthClose", "BrowInnerUp", "EyeBlinkRight"):
@@ -84,7 +85,7 @@ def test_every_rig_writer_keeps_weights_in_the_arkit_range(tiny, tmp_path):
   the JSON frames and the .npy are clamped, and the sidecar says how many were."""
   from dt_jax.inference import outputs  # pylint: disable=g-import-not-at-top
   w = np.random.default_rng(2).uniform(-0.3, 1.3, (20, 52)).astype(np.float32)
-  rows = list(csv.reader(open(rig_formats.write_live_link_csv(str(tmp_path / "a.csv"), w))))
+  rows = list(csv.reader(open(livelink.write_csv(str(tmp_path / "a.csv"), w))))
   values = np.array([[float(v) for v in r[2:2 + 52]] for r in rows[1:]])
   assert values.min() == 0.0 and values.max() == 1.0
   frames = json.load(open(rig_formats.write_json(str(tmp_path / "a.json"), w)))["frames"]

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from dt_jax.face import livelink
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -83,29 +85,51 @@ def test_bad_chunks_are_refused_and_the_stream_goes_on(run_and_audio):
   np.testing.assert_array_equal(refused, clean)
 
 
+def _listener():
+  sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+  sock.bind(("127.0.0.1", 0))
+  sock.settimeout(0.05)
+  return sock, sock.getsockname()[1]
+
+
+def _received(sock) -> list[bytes]:
+  got = []
+  while True:
+    try:
+      got.append(sock.recv(65536))
+    except socket.timeout:
+      return got
+
+
 def test_stream_launcher_sends_frames_over_udp_and_writes_rig_files(tiny_student, run_and_audio, tmp_path):
+  """JSON datagrams (--udp) and Live Link Face packets (--livelink) over loopback carry the frames the stream
+  wrote; the Live Link CSV it writes reads back to the same weights."""
   workdir, data_dir = tiny_student
   _, audio = run_and_audio
   wav = tmp_path / "speech.wav"
   soundfile.write(wav, audio[:16000], 16000)
-  listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-  listener.bind(("127.0.0.1", 0))
-  listener.settimeout(0.05)
-  port = listener.getsockname()[1]
+  listener, port = _listener()
+  unreal, unreal_port = _listener()
   base = [sys.executable, "launch/stream.py", f"--checkpoint={workdir}", f"--data_dir={data_dir}", f"--audio={wav}",
           "--norealtime", "--lookahead_ms=100", "--window_seconds=1.5"]
-  out = subprocess.run(base + [f"--out={tmp_path / 'a'}", f"--udp=127.0.0.1:{port}", "--gltf", "--livelink_csv"],
+  out = subprocess.run(base + [f"--out={tmp_path / 'a'}", f"--udp=127.0.0.1:{port}", "--gltf", "--livelink_csv",
+                               f"--livelink=127.0.0.1:{unreal_port}", "--livelink_subject=Ada"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
-  got = []
-  while True:
-    try:
-      got.append(json.loads(listener.recv(65536)))
-    except socket.timeout:
-      break
+  got = [json.loads(g) for g in _received(listener)]
   assert [g["frame"] for g in got] == list(range(30)) and len(got[0]["weights"]) == 52
-  assert "latency p50" in out.stdout and "real-time factor" in out.stdout
+  assert "latency p50" in out.stdout and "real-time factor" in out.stdout and "30 Live Link Face packets" in out.stdout
   assert (tmp_path / "a" / "speech.glb").exists() and (tmp_path / "a" / "speech_livelink.csv").exists()
+  packets = [livelink.decode(g) for g in _received(unreal)]
+  streamed = np.load(tmp_path / "a" / "speech.npy")                                  # [30, 52], clamped to [0, 1]
+  assert [p.frame for p in packets] == list(range(30)) and {(p.subject, p.rate, p.version) for p in packets} == {
+      ("Ada", (30, 1), 6)}
+  np.testing.assert_allclose(np.stack([p.weights for p in packets]), streamed, atol=1e-7)
+  assert all(np.all(p.values[52:] == 0) for p in packets)
+  take = livelink.read_csv(str(tmp_path / "a" / "speech_livelink.csv"), timecode_fps=30)
+  np.testing.assert_allclose(take.weights, streamed, atol=1e-6)
+  np.testing.assert_allclose(take.times, np.arange(30) / 30, atol=1e-9)
+  unreal.close()
   listener.close()                                         # nobody listens now: the stream still completes
   deaf = subprocess.run(base + [f"--out={tmp_path / 'b'}", f"--udp=127.0.0.1:{port}"], cwd=ROOT, capture_output=True,
                         text=True, timeout=300)

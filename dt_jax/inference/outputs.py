@@ -14,6 +14,7 @@ import tqdm
 
 from dt_jax import timebase
 from dt_jax.face import arkit
+from dt_jax.face import livelink
 from dt_jax.face import mesh
 from dt_jax.inference import rig_formats
 from dt_jax.render import image
@@ -59,11 +60,11 @@ def _rig_files(ds, motion, verts, audio, *, base: str, speaker: int, formats: Fo
     written["pc2_mesh"] = mesh.write_obj(base + "_neutral.obj", rig.templates[rig.speaker_index(speaker)], rig.faces)
     notes.append("a vertex dataset: a .pc2 point cache for the neutral mesh instead of a .glb")
   if formats.livelink_csv or formats.json:
-    if motion.shape[1] != len(rig_formats.live_link_names()):
+    if motion.shape[1] != arkit.NUM:
       notes.append("Live Link CSV and per-frame JSON need the 52 ARKit weights; this is a vertex dataset")
     else:
       if formats.livelink_csv:
-        written["livelink_csv"] = rig_formats.write_live_link_csv(base + "_livelink.csv", motion)
+        written["livelink_csv"] = livelink.write_csv(base + "_livelink.csv", motion)
       if formats.json:
         written["frames_json"] = rig_formats.write_json(base + "_frames.json", motion)
   if any(k in written for k in ("gltf", "pc2", "livelink_csv", "frames_json")):

@@ -5,8 +5,8 @@ vertex datasets.
 * `.glb`: one mesh (the speaker's neutral face), 52 morph targets (the rig's blendshape displacements) named by
   their ARKit names in `mesh.extras.targetNames`, and one animation whose `weights` channel holds the 52 weights
   per frame at 30 fps (LINEAR keyframes). Blender's glTF importer, three.js's GLTFLoader and Unreal read it.
-* Live Link Face CSV: `Timecode,BlendShapeCount,<52 names in the app's order>,HeadYaw,...,RightEyeRoll`, PascalCase
-  names, timecode HH:MM:SS:FF.mmm at 30 fps, BlendShapeCount 61, head and eye rotations 0.
+* Live Link Face CSV: dt_jax.face.livelink.write_csv (the app's columns and order, 30 fps timecodes, head and eye
+  rotations 0); the same module encodes the app's UDP packets for launch/stream.py --livelink.
 * JSON: {"fps", "names", "frames": [{"time", "weights": {name: weight}}]}.
 * `.pc2` (vertex datasets): Blender's Mesh Cache modifier reads it (POINTCACHE2: header, then float32 x, y, z of
   every vertex of every frame).
@@ -20,34 +20,7 @@ import numpy as np
 
 from dt_jax import timebase
 from dt_jax.face import arkit
-
-_LIVE_LINK_ORDER = (
-    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
-    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
-    "eyeSquintRight", "eyeWideRight", "jawForward", "jawRight", "jawLeft", "jawOpen", "mouthClose", "mouthFunnel",
-    "mouthPucker", "mouthRight", "mouthLeft", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft",
-    "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
-    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
-    "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "browDownLeft",
-    "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff", "cheekSquintLeft",
-    "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut")
-LIVE_LINK_ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll", "RightEyeYaw",
-                       "RightEyePitch", "RightEyeRoll")
-assert sorted(_LIVE_LINK_ORDER) == sorted(arkit.NAMES)
-
-
-def live_link_names() -> list[str]:
-  """The app's 52 blendshape columns (PascalCase) in its order."""
-  return [n[0].upper() + n[1:] for n in _LIVE_LINK_ORDER]
-
-
-def timecode(frame: int, fps: int = timebase.FPS) -> str:
-  """HH:MM:SS:FF.mmm of a frame counted from 0 at `fps` (the sub-frame field is 0)."""
-  seconds, ff = divmod(frame, fps)
-  h, rem = divmod(seconds, 3600)
-  m, s = divmod(rem, 60)
-  return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.000"
-
+from dt_jax.face import livelink
 
 def arkit_weights(weights, dtype=np.float64) -> np.ndarray:
   """ARKit weights as a rig must receive them: in [0, 1] (arkit.WEIGHT_RANGE), whatever the model gave; every
@@ -55,21 +28,9 @@ def arkit_weights(weights, dtype=np.float64) -> np.ndarray:
   return np.clip(np.asarray(weights, dtype), *arkit.WEIGHT_RANGE)
 
 
-def write_live_link_csv(path: str, weights: np.ndarray) -> str:
-  """weights [T, 52] (EmoTalk's alphabetical order) -> the Live Link Face CSV."""
-  order = [arkit.INDEX[n] for n in _LIVE_LINK_ORDER]
-  lines = [",".join(["Timecode", "BlendShapeCount"] + live_link_names() + list(LIVE_LINK_ROTATIONS))]
-  for t, w in enumerate(arkit_weights(weights)):
-    values = [f"{v:.6f}" for v in w[order]] + ["0"] * len(LIVE_LINK_ROTATIONS)
-    lines.append(",".join([timecode(t), str(len(order) + len(LIVE_LINK_ROTATIONS))] + values))
-  with open(path, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  return path
-
-
 def frame_record(t: int, weights: np.ndarray) -> dict:
   """One frame as JSON: {'frame', 'time' (s), 'timecode', 'weights': {ARKit name: weight}}."""
-  return {"frame": int(t), "time": round(t / timebase.FPS, 6), "timecode": timecode(t),
+  return {"frame": int(t), "time": round(t / timebase.FPS, 6), "timecode": livelink.timecode(t),
           "weights": {n: round(float(v), 6) for n, v in zip(arkit.NAMES, arkit_weights(weights))}}
 
 
