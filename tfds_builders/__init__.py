@@ -11,7 +11,7 @@ import os
 
 import tensorflow_datasets as tfds
 
-NAMES = ("synthetic_talkers", "vocaset", "etf3d")
+NAMES = ("synthetic_talkers", "vocaset", "etf3d", "livelink_face")
 
 
 def builder(name: str, *, data_dir: str, **kwargs) -> tfds.core.DatasetBuilder:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 
 import numpy as np
 import scipy.signal
@@ -100,6 +101,27 @@ def load_speech(path) -> np.ndarray:
   if peak < SILENCE_PEAK:
     raise AudioError(f"{path}: silent (peak {20 * math.log10(max(peak, 1e-12)):.0f} dBFS): no speech to animate")
   return audio
+
+
+def read_media(path, *, ffmpeg: str | None) -> np.ndarray:
+  """The audio track of a video (e.g. the .mov a phone records) as float32 mono at 16 kHz, decoded by `ffmpeg`
+  (the binary's path: imageio-ffmpeg's, dt_jax.render.video.ffmpeg_exe). AudioError (one line, naming the file)
+  when there is no ffmpeg, no such file, no audio track, or the file cannot be decoded."""
+  if not os.path.isfile(path):
+    raise AudioError(f"{path}: no such file")
+  if not ffmpeg:
+    raise AudioError(f"{path}: reading a video's audio needs ffmpeg (pip install imageio-ffmpeg)")
+  out = subprocess.run([ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1",
+                        "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"], capture_output=True, timeout=600)
+  err = " ".join(out.stderr.decode(errors="replace").split())
+  if out.returncode != 0 and "matches no streams" in err:
+    raise AudioError(f"{path}: has no audio track")
+  if out.returncode != 0:
+    raise AudioError(f"{path}: cannot be decoded by ffmpeg ({err[-200:]})")
+  audio = np.frombuffer(out.stdout, np.float32).copy()
+  if not len(audio):
+    raise AudioError(f"{path}: its audio track is empty")
+  return to_float(audio, str(path))
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:

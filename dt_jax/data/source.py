@@ -37,6 +37,9 @@ class Split(collections.abc.Sequence):
     return len(self._source)
 
   def __getitem__(self, index):
+    # Out of range is an IndexError (iteration stops at it); array_record's own is a ValueError.
+    if isinstance(index, (int, np.integer)) and not -len(self) <= index < len(self):
+      raise IndexError(f"split {self.name!r} has {len(self)} examples; index {index}")
     try:
       return self._source[index]
     except IndexError:
