@@ -12,6 +12,7 @@ DATASETS = {   # dataset arg -> ({scale: TFDS name where it differs}, default TF
     "synthetic_talkers": ({"tiny": "synthetic_talkers/tiny"}, "synthetic_talkers"),
     "vocaset": ({}, "vocaset/original"),
     "etf3d": ({}, "etf3d"),
+    "livelink_face": ({}, "livelink_face"),
 }
 SCALES = ("tiny", "small", "paper")
 

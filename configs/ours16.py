@@ -51,7 +51,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                  w_emotion=0.1, w_velocity=0.0, cond_drop=0.0 if scale == "tiny" else 0.1, seed=0,
                  log_every={"tiny": 10, "small": 50, "paper": 200}[scale],
                  save_every={"tiny": 20, "small": 500, "paper": 5000}[scale],
-                 freeze_feature_extractor=bool(c.model.audio_encoder_init), freeze_encoder_layers=0)
+                 freeze_feature_extractor=bool(c.model.audio_encoder_init), freeze_encoder_layers=0, init_from="")
+  # init_from: a trained teacher's workdir to fine-tune from (e.g. on your own Live Link Face takes).
   # ema_decay: at `small` an average over the last ~770 of 2000 steps keeps the upper face's variety (docs/findings.md).
   # w_velocity: FaceDiffuser's velocity loss beside the x0 loss; off, since it made the distilled student worse
   # (docs/findings.md).

@@ -33,7 +33,7 @@ _ADDED_KEYS = (("model", "feature_width", 0), ("train", "w_velocity", 0.0), ("tr
                ("diffusion", "guidance", 1.0), ("train", "cond_drop", 0.0), ("distill", "teacher_guidance", 0.0),
                ("model", "speech_encoder", ""), ("model", "speech_layers", 0), ("model", "adapter_width", 0),
                ("diffusion", "clip_x0", False), ("distill", "guidance_steps", 0), ("distill", "stage_steps", 0),
-               ("distill", "teacher_checkpoint", ""))
+               ("distill", "teacher_checkpoint", ""), ("train", "init_from", ""))
 
 
 def upgrade_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

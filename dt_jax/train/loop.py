@@ -22,6 +22,7 @@ from dt_jax.data import sharding as data_sharding
 from dt_jax.data import source
 from dt_jax.models import pretrained
 from dt_jax.models import talker
+from dt_jax.train import checkpoint
 from dt_jax.train import feature_cache
 from dt_jax.train import optimizer
 from dt_jax.train import session
@@ -59,6 +60,37 @@ def with_pretrained_encoder(state, shardings, path: str):
   params = jax.device_put({**state.params, "audio_encoder": enc_params}, shardings.params)
   ema = jax.device_put({**state.ema_params, "audio_encoder": enc_params}, shardings.ema_params)
   return state.replace(params=params, ema_params=ema)
+
+
+def with_base_run(state, shardings, path: str):
+  """The state with every parameter (and its EMA) from the base run at `path` (train.init_from): fine-tuning a
+  trained teacher on another dataset of the same representation, e.g. a performer's own takes. The identity
+  library is the one table sized by the dataset: the new speakers' rows start from the mean of the base's rows
+  (the voice the base knew on average), and learn from there."""
+  ckpt = checkpoint.Checkpointer(os.path.join(path, "checkpoints"))
+  try:
+    if ckpt.latest_step() is None:
+      raise FileNotFoundError(f"train.init_from={path}: no checkpoint in {path}/checkpoints")
+    restored = ckpt.restore_local()
+  finally:
+    ckpt.close()
+  named = lambda tree: {sharding.path_name(k): v for k, v in jax.tree_util.tree_flatten_with_path(tree)[0]}  # noqa: E731
+  base, ours = named(restored.get("ema_params", restored["params"])), named(jax.device_get(state.params))
+  merged, misfits = {}, []
+  for name, leaf in ours.items():
+    got = base.get(name)
+    if got is not None and got.shape == leaf.shape:
+      merged[name] = np.asarray(got, leaf.dtype)
+    elif got is not None and name.endswith("identity_library"):
+      merged[name] = np.broadcast_to(np.asarray(got).mean(0, keepdims=True), leaf.shape).astype(leaf.dtype)
+    else:
+      misfits.append(f"{name} {leaf.shape} (base: {'none' if got is None else got.shape})")
+  if misfits:
+    raise ValueError(f"train.init_from={path}: its model does not fit this config's: {'; '.join(misfits[:4])}")
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(state.params)
+  params = jax.tree_util.tree_unflatten(treedef, [merged[sharding.path_name(k)] for k, _ in leaves])
+  return state.replace(params=jax.device_put(params, shardings.params),
+                       ema_params=jax.device_put(params, shardings.ema_params))
 
 
 def feature_windows(cfg, features: dict, split: str, *, with_audio: bool = False):
@@ -114,7 +146,8 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
                       frozen=frozen)
   scfg = step_config(cfg)
   rules = [tuple(r) for r in cfg.sharding.rules]
-  stats = normalization.compute(ds.splits["train"])
+  # Fine-tuning keeps the base run's motion statistics: its outputs mean what they meant.
+  stats = normalization.load(cfg.train.init_from) if cfg.train.init_from else normalization.compute(ds.splits["train"])
   features = feature_cache.ensure(ds, cfg) if cfg.model.speech_encoder else {}
   data = functools.partial(pipeline.train_batches, ds.splits["train"], window_frames=cfg.data.window_frames,
                            global_batch=cfg.data.global_batch, seed=cfg.train.seed, stats=stats,
@@ -130,6 +163,8 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
   rng = jax.random.PRNGKey(cfg.train.seed + 1)
   fresh = (functools.partial(with_pretrained_encoder, shardings=state_sh, path=cfg.model.audio_encoder_init)
            if cfg.model.audio_encoder_init else None)
+  if cfg.train.init_from:
+    fresh = functools.partial(with_base_run, shardings=state_sh, path=cfg.train.init_from)
   state, last, _, _ = session.run(
       workdir=workdir, cfg=cfg, stats=stats, state=state, step_fn=lambda s, b: step_fn(s, b, rng),
       stream=lambda start: data(start_step=start), mesh=mesh, total=cfg.train.steps, budget=stop_after,
