@@ -1,6 +1,9 @@
 """Fine-tuning a trained teacher on a performer's Live Link Face takes (train.init_from): the base run's weights
 and motion statistics carry over, the identity library is remade for the new speakers."""
+import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -36,3 +39,28 @@ def test_a_fine_tune_starts_from_the_base_run(tiny_student, tmp_path):
   for name in set(t) - set(library):                       # the EMA of unchanged weights moves by rounding only
     np.testing.assert_allclose(t[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
   np.testing.assert_array_equal(tuned.stats.mean, base.stats.mean)
+
+  # The base run scored on the performer's takes, as the fine-tuning recipe measures it (here the truth played one
+  # frame late, which needs no sampling: what a misalignment costs).
+  out = subprocess.run([sys.executable, "launch/evaluate.py", f"--checkpoint={base_dir}", "--dataset=livelink_face",
+                        f"--data_dir={tmp_path / 'data'}", "--split=test", "--baseline=shifted", "--shift_ms=33.3",
+                        f"--out={tmp_path / 'eval'}"], cwd=os.path.dirname(os.path.dirname(__file__)),
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  row = json.load(open(tmp_path / "eval" / "eval_livelink_face_test_shifted+33.3ms.json"))["truth +33.3 ms"]
+  assert row["per_seed"][0]["sequences"] == 1 and row["mean"]["lve"] > 0
+
+
+def test_the_shifted_truth_is_the_truth_moved_in_time():
+  from dt_jax.runs import sampling  # pylint: disable=g-import-not-at-top
+  motion = np.arange(2 * 6 * 2, dtype=np.float32).reshape(2, 6, 2)
+  mask = np.array([[1] * 6, [1] * 4 + [0] * 2], np.float32)
+  batch = {"motion": motion, "mask": mask}
+  same = sampling.shifted_truth_predictor(0.0)(batch, 0)
+  np.testing.assert_array_equal(same[0], motion[0])
+  np.testing.assert_array_equal(same[1, :4], motion[1, :4])                          # frames past the mask: held
+  late = sampling.shifted_truth_predictor(1000 / 30)(batch, 0)                         # one frame late
+  np.testing.assert_array_equal(late[0], motion[0, [0, 0, 1, 2, 3, 4]])
+  np.testing.assert_array_equal(late[1, :4], motion[1, [0, 0, 1, 2]])
+  half = sampling.shifted_truth_predictor(-500 / 30)(batch, 0)                         # half a frame early
+  np.testing.assert_allclose(half[1, :4], (motion[1, [0, 1, 2, 3]] + motion[1, [1, 2, 3, 3]]) / 2)

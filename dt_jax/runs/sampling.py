@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dt_jax import timebase
 from dt_jax.data import normalization
 from dt_jax.diffusion import consistency
 from dt_jax.diffusion import samplers
@@ -84,6 +85,22 @@ def static_predictor(batch, seed):
   """The neutral face (zero weights / zero offsets): the floor every model must beat."""
   del seed
   return jnp.zeros_like(batch["motion"])
+
+
+def shifted_truth_predictor(shift_ms: float):
+  """The ground truth itself, late by `shift_ms` (early when negative; linear interpolation, the clip's first and
+  last frames held): what an audio-motion misalignment alone costs in every metric."""
+  def predict(batch, seed):
+    del seed
+    motion, mask = np.asarray(batch["motion"]), np.asarray(batch["mask"])      # [B, T, D], [B, T]
+    out = np.empty_like(motion)
+    for b, length in enumerate(mask.sum(1).astype(int)):
+      t = np.clip(np.arange(motion.shape[1]) - shift_ms * timebase.FPS / 1000, 0, max(length - 1, 0))
+      lo = np.floor(t).astype(int)
+      frac = (t - lo)[:, None]
+      out[b] = (1 - frac) * motion[b, lo] + frac * motion[b, np.minimum(lo + 1, max(length - 1, 0))]
+    return out
+  return predict
 
 
 def sample_clip(run: loading.Run, example: dict, *, num_steps: int | None = None, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@
 #   STEPS (teacher fine-tuning steps, 500), ENCODER_STEPS (student encoder stage, 500), ROUND_STEPS (per halving
 #   round, 150), PERFORMER (the performer of takes not in a performer folder).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../setup_env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../setup_env.sh" ""   # no extras: the core install
 TAKES="${1:?usage: finetune_performer.sh <takes folder> [speech.wav]}"
 SPEECH="${2:-}"
 TEACHER="${TEACHER:-runs/demo/teacher}"
