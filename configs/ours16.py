@@ -11,12 +11,9 @@ teacher's encoder takes that HuBERT / wav2vec2 architecture and starts from its 
 extractor frozen (--config.train.freeze_feature_extractor=False to train it, --config.train.freeze_encoder_layers=N
 to also freeze the first N transformer layers).
 """
-import dataclasses
-
 import ml_collections
 
 from configs import common
-from dt_jax.models import pretrained
 from dt_jax.models import whisper
 
 DEFAULT_ENCODER = {"tiny": "whisper_tiny_en", "small": "whisper_base", "paper": "whisper_base"}
@@ -39,8 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.speech_encoder, c.model.speech_layers = choice, SPEECH_LAYERS[choice]
     c.model.adapter_width = c.model.personalizer.width
   elif choice != "scratch":
-    c.model.audio_encoder_init = choice
-    c.model.encoder = ml_collections.ConfigDict(dataclasses.asdict(pretrained.load_config(choice)))
+    c.model.audio_encoder_init = choice     # its architecture is read when the run starts (train/loop.py)
   # guidance: classifier-free, on the audio; at `small` w = 2 makes the Whisper teacher articulate as the truth does
   # (docs/findings.md).
   # clip_x0: every sampling step keeps the x prediction in the data's range (blendshape weights in [0, 1]).

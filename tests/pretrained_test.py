@@ -105,7 +105,8 @@ def test_teacher_starts_from_the_import_with_frozen_layers(references, tiny_data
   subprocess.run([sys.executable, os.path.join(ROOT, "launch", "import_audio_encoder.py"), f"--source={folder}",
                   f"--out={out}"], check=True, cwd=ROOT)
   cfg = ours16.get_config(f"dataset=synthetic_talkers,scale=tiny,audio_encoder={out}")
-  assert cfg.model.encoder.width == 32 and cfg.train.freeze_feature_extractor
+  assert cfg.train.freeze_feature_extractor and cfg.model.audio_encoder_init == out      # no file read yet
+  assert pretrained.with_imported_encoder(cfg.model).encoder.width == 32
   cfg.data.data_dir, cfg.data.global_batch = tiny_data_dir, 8
   cfg.train.freeze_encoder_layers = 1
   _, imported = pretrained.load(out)

@@ -16,6 +16,7 @@ from dt_jax import timebase
 from dt_jax.data import normalization
 from dt_jax.data import source
 from dt_jax.distill import plan as plan_lib
+from dt_jax.models import pretrained
 from dt_jax.runs import loading
 
 
@@ -88,6 +89,8 @@ def untrained_rows(teacher_cfg, student_cfg, *, info, seed: int = 0) -> list[Row
                      f"build_data.py) and pass its data_dir")
   ds = source.Dataset(name=teacher_cfg.data.name, splits={}, rig=None, info=info)
   stats = normalization.identity(ds.motion_dim)
+  teacher_cfg = teacher_cfg.copy_and_resolve_references()
+  teacher_cfg.model = pretrained.with_imported_encoder(teacher_cfg.model)
   teacher = loading.model_for(teacher_cfg, ds)
   halvings = plan_lib.plan(teacher_steps=teacher_cfg.diffusion.num_steps, end_steps=student_cfg.distill.end_steps,
                            target="teacher")

@@ -256,6 +256,17 @@ def load_config(path: str) -> audio_encoder.EncoderConfig:
     return audio_encoder.EncoderConfig.from_dict(json.load(f)["encoder"])
 
 
+def with_imported_encoder(model_cfg):
+  """The model config with `encoder` read from the folder named by `audio_encoder_init` (configs name the folder;
+  the architecture is read here, when a run starts, so that building a config reads no file); unchanged when
+  there is none."""
+  if not model_cfg.get("audio_encoder_init"):
+    return model_cfg
+  model_cfg = model_cfg.copy_and_resolve_references()
+  model_cfg.encoder = type(model_cfg)(dataclasses.asdict(load_config(model_cfg.audio_encoder_init)))
+  return model_cfg
+
+
 def load(path: str) -> tuple[audio_encoder.EncoderConfig, dict]:
   """-> (encoder config, params) saved by `save`."""
   cfg = load_config(path)

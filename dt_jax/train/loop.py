@@ -13,6 +13,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from dt_jax.data import augment as augment_lib
@@ -123,6 +124,9 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   """Trains to cfg.train.steps (or stops after `stop_after` steps of this call); returns the final metrics. Holds
   the workdir's lock throughout; refuses a workdir whose checkpoints have another model config."""
   check_config(cfg)
+  if cfg.model.audio_encoder_init:           # the imported encoder's architecture, read now
+    cfg = ml_collections.ConfigDict(cfg.to_dict())
+    cfg.model = pretrained.with_imported_encoder(cfg.model)
   os.makedirs(workdir, exist_ok=True)
   with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
     workdir_lib.check_resume(workdir, cfg)
