@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 SAMPLE_RATE = 16000      # Hz, every waveform the models see
 FPS = 30                 # motion frames per second
 
@@ -21,3 +23,12 @@ def samples_for(frames: int) -> int:
 def frames_for(samples: int) -> int:
   """The whole motion frames that `samples` cover: the T with samples_for(T) <= S < samples_for(T + 1)."""
   return int(math.floor((samples + 0.5) * FPS / SAMPLE_RATE))
+
+
+def interpolate(values, at, *, times=None) -> np.ndarray:
+  """Rows of `values` [T, D], taken at `times` [T] (increasing; default 0..T-1, frame indices), linearly
+  interpolated at `at` [T'] with the first and last rows held beyond them -> [T', D] float64. Resamples motion
+  to another rate or speed."""
+  values = np.asarray(values)
+  times = np.arange(len(values)) if times is None else times
+  return np.stack([np.interp(at, times, values[:, d]) for d in range(values.shape[1])], axis=-1)

@@ -7,18 +7,17 @@ dt_jax/data/schema.py) and never the other way round: dt_jax opens a built datas
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 import tensorflow_datasets as tfds
 
-NAMES = ("synthetic_talkers", "vocaset", "etf3d", "livelink_face")
-
 
 def builder(name: str, *, data_dir: str, **kwargs) -> tfds.core.DatasetBuilder:
   """The TFDS builder of `name` (`synthetic_talkers/tiny`, `vocaset/original`, ...; TFDS's own names too), with
-  our builder's package imported so TFDS knows it."""
+  our builder's package (the sub-package of that name, when there is one) imported so TFDS knows it."""
   base = name.split("/")[0].split(":")[0]
-  if base in NAMES:
+  if base.isidentifier() and importlib.util.find_spec(f"{__name__}.{base}") is not None:
     importlib.import_module(f"{__name__}.{base}")
   return tfds.builder(name, data_dir=data_dir, file_format="array_record", **kwargs)
 

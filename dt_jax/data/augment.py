@@ -56,7 +56,7 @@ def resample_window(audio: np.ndarray, motion: np.ndarray, *, frames: int) -> tu
   n = timebase.samples_for(frames)
   a = np.interp(np.linspace(0, len(audio) - 1, n), np.arange(len(audio)), audio).astype(np.float32)
   src = (np.arange(frames) + 0.5) * len(motion) / frames - 0.5
-  m = np.stack([np.interp(src, np.arange(len(motion)), motion[:, d]) for d in range(motion.shape[1])], axis=1)
+  m = timebase.interpolate(motion, src)
   return a, m.astype(np.float32)
 
 

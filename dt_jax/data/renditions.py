@@ -38,7 +38,7 @@ def motion(ex: dict, *, seed: int, clip: int, r: int, cfg: augment_lib.AugmentCo
     return m
   t = frames(len(m), factor)
   src = (np.arange(t) + 0.5) * len(m) / t - 0.5
-  return np.stack([np.interp(src, np.arange(len(m)), m[:, d]) for d in range(m.shape[1])], 1).astype(np.float32)
+  return timebase.interpolate(m, src).astype(np.float32)
 
 
 def audio(ex: dict, *, seed: int, clip: int, r: int, cfg: augment_lib.AugmentConfig | None, source) -> np.ndarray:

@@ -13,7 +13,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from dt_jax.data import augment as augment_lib
@@ -125,7 +124,7 @@ def train(cfg, workdir: str, *, stop_after: int | None = None) -> dict:
   the workdir's lock throughout; refuses a workdir whose checkpoints have another model config."""
   check_config(cfg)
   if cfg.model.audio_encoder_init:           # the imported encoder's architecture, read now
-    cfg = ml_collections.ConfigDict(cfg.to_dict())
+    cfg = cfg.copy_and_resolve_references()
     cfg.model = pretrained.with_imported_encoder(cfg.model)
   os.makedirs(workdir, exist_ok=True)
   with workdir_lib.WorkdirLock(workdir, enabled=jax.process_index() == 0):
@@ -165,10 +164,11 @@ def _train(cfg, workdir: str, *, stop_after: int | None) -> dict:
                     out_shardings=(state_sh, None), donate_argnums=0)
   eval_fn = jax.jit(lambda p, b, r: step_lib.loss_fn(p, b, r, model=model, cfg=scfg, train=False)[0])
   rng = jax.random.PRNGKey(cfg.train.seed + 1)
-  fresh = (functools.partial(with_pretrained_encoder, shardings=state_sh, path=cfg.model.audio_encoder_init)
-           if cfg.model.audio_encoder_init else None)
-  if cfg.train.init_from:
+  fresh = None                                # what a run with no checkpoint yet starts from besides its init
+  if cfg.train.init_from:                     # the base run's weights (its encoder included)
     fresh = functools.partial(with_base_run, shardings=state_sh, path=cfg.train.init_from)
+  elif cfg.model.audio_encoder_init:
+    fresh = functools.partial(with_pretrained_encoder, shardings=state_sh, path=cfg.model.audio_encoder_init)
   state, last, _, _ = session.run(
       workdir=workdir, cfg=cfg, stats=stats, state=state, step_fn=lambda s, b: step_fn(s, b, rng),
       stream=lambda start: data(start_step=start), mesh=mesh, total=cfg.train.steps, budget=stop_after,

@@ -55,9 +55,8 @@ def write_take(folder: str, *, weights: np.ndarray, rotations: np.ndarray, audio
 
 def to_60fps(motion: np.ndarray) -> np.ndarray:
   """[T, D] at 30 fps -> [2T - 1, D] at 60 fps by linear interpolation (what the app would have sampled)."""
-  t30 = np.arange(len(motion)) / timebase.FPS
-  t60 = np.arange(2 * len(motion) - 1) / CSV_FPS
-  return np.stack([np.interp(t60, t30, motion[:, j]) for j in range(motion.shape[1])], -1)
+  return timebase.interpolate(motion, np.arange(2 * len(motion) - 1) / CSV_FPS,
+                              times=np.arange(len(motion)) / timebase.FPS)
 
 
 def write_capture(out: str, *, speaker: str = "S20", minutes: float = 5.0, sentences_per_take: int = 3,

@@ -148,8 +148,8 @@ def read_take(take: TakeFiles, *, timecode_fps: float = 60.0) -> Capture:
   if last - first + 1 < MIN_SECONDS * timebase.FPS:
     raise ValueError(f"{take.csv}: audio and motion share under {MIN_SECONDS} s (offset {offset:+.3f} s)")
   times = np.arange(first, last + 1) / timebase.FPS                              # [T] seconds from the first row
-  motion = np.stack([np.interp(times, csv.times, csv.weights[:, j]) for j in range(arkit.NUM)], -1)
-  head = np.stack([np.interp(times, csv.times, csv.rotations[:, j]) for j in range(3)], -1)
+  motion = timebase.interpolate(csv.weights, times, times=csv.times)
+  head = timebase.interpolate(csv.rotations[:, :3], times, times=csv.times)
   start = int(round((offset + times[0]) * timebase.SAMPLE_RATE))
   clip = audio[start:start + timebase.samples_for(len(times))]
   clip, motion, _ = audio_lib.fit_to_frames(clip, motion.astype(np.float32))
