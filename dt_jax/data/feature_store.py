@@ -1,6 +1,6 @@
 """Cached speech features of a frozen pretrained encoder, stored beside the dataset and keyed by what made them.
 
-Layout, under the built dataset's folder (e.g. `data/synthetic_talkers/default/2.1.0/features/whisper_base/`):
+Layout, under the built dataset's folder (e.g. `data/synthetic_talkers/default/2.2.0/features/whisper_base/`):
   <split>_r<r>.npy        float16 [sum of T, C]: every clip's features at the motion's frame rate, in split order
   <split>_r<r>.index.npy  int64 [N + 1]: clip i's rows are index[i]:index[i + 1]
   <split>_r<r>.key        the key the two files were made for

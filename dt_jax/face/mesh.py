@@ -27,6 +27,9 @@ EYE_LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 NOSE_TIP, CHIN, EAR_RIGHT, EAR_LEFT, FOREHEAD_TOP = 1, 152, 234, 454, 10
+# Edges flipped at each inner eye corner: the asset's sliver from the corner across to the nose side turns over
+# whenever the upper lid closes; the flipped pair spans the corner from above instead.
+CANTHUS_FLIPS = ((243, 173), (398, 463))
 LIP_PAIR = (13, 14)          # the inner-lip midpoints (upper, lower): the lip opening is their distance
 
 
@@ -84,6 +87,37 @@ def geodesic(graph: scipy.sparse.csr_matrix, sources) -> np.ndarray:
   return scipy.sparse.csgraph.dijkstra(graph, indices=list(sources), min_only=True)
 
 
+def triangle_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+  """[..., F, 3] unnormalised normals (right-handed in the triangle's vertex order) of vertices [..., V, 3]."""
+  v, f = np.asarray(vertices), np.asarray(faces)
+  a = v[..., f[:, 0], :]
+  e1, e2 = v[..., f[:, 1], :] - a, v[..., f[:, 2], :] - a                     # [..., F, 3] edges from corner 0
+  return np.stack([e1[..., 1] * e2[..., 2] - e1[..., 2] * e2[..., 1], e1[..., 2] * e2[..., 0] - e1[..., 0] * e2[..., 2],
+                   e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]], axis=-1)
+
+
+def inverted_triangles(vertices: np.ndarray, faces: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+  """bool [..., F]: the triangles of vertices [..., V, 3] turned inside out (or collapsed) against `neutral` [V, 3]:
+  their normal points away from the neutral face's normal."""
+  n0 = triangle_normals(neutral, faces)
+  return np.einsum("...fc,fc->...f", triangle_normals(vertices, faces), n0) <= 0.0
+
+
+def flip_edge(faces: np.ndarray, a: int, b: int) -> np.ndarray:
+  """[F, 3] with the edge a-b, shared by two triangles, replaced by the edge between their opposite vertices
+  (orientation kept); raises when a-b is not an inner edge."""
+  pair = np.flatnonzero(np.isin(faces, [a, b]).sum(1) == 2)
+  if len(pair) != 2:
+    raise ValueError(f"edge {a}-{b} is not shared by two triangles")
+  out = faces.copy()
+  for i, j in ((pair[0], pair[1]), (pair[1], pair[0])):
+    tri = list(faces[i])
+    k = next(x for x in faces[j] if x not in (a, b))            # the other triangle's opposite vertex
+    gone = a if tri[(tri.index(b) + 1) % 3] == a else b          # the shared vertex that follows the other one
+    out[i] = [k if x == gone else x for x in tri]
+  return out
+
+
 def _inside(vertices: np.ndarray, loop) -> np.ndarray:
   return matplotlib.path.Path(vertices[list(loop), :2]).contains_points(vertices[:, :2], radius=1e-9)
 
@@ -115,6 +149,8 @@ def canonical() -> FaceMesh:
            set(EYE_LEFT_UPPER + EYE_LEFT_LOWER)]
   keep = [not any(set(f) <= h for h in holes) for f in faces]
   faces = faces[np.asarray(keep)]
+  for a, b in CANTHUS_FLIPS:
+    faces = flip_edge(faces, a, b)
   v = _close_mouth(v, edge_graph(v, faces))
   outer = LIPS_OUTER_UPPER + LIPS_OUTER_LOWER[::-1]
   lips = _inside(v, outer) | np.isin(np.arange(len(v)), outer)

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from dt_jax import safe_pickle
+from dt_jax.face import mesh
 
 REGIONS = ("lips", "eye_forehead", "upper_face")
 
@@ -53,6 +54,13 @@ class Rig:
     else:
       offsets = motion.reshape(motion.shape[0], -1, 3)
     return self.templates[s][None] + offsets
+
+  def folds(self, motion: np.ndarray, speaker: str | int) -> np.ndarray:
+    """[T] how many triangles each frame of `motion` turns inside out against the speaker's neutral face."""
+    if not len(self.faces):
+      raise ValueError("this dataset's rig has no triangles")
+    neutral = self.templates[self.speaker_index(speaker)]
+    return mesh.inverted_triangles(self.vertices(motion, speaker), self.faces, neutral).sum(-1)
 
   def save(self, path: str) -> None:
     arrays = dict(speakers=np.asarray(self.speakers), faces=np.asarray(self.faces, np.int32).reshape(-1, 3),

@@ -195,8 +195,8 @@ def demo_rig(performers: list[str]) -> rig_lib.Rig:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Live Link Face takes: 16 kHz speech, 30 fps ARKit weights, head rotation, one performer per speaker."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": "The demo face's rig that never folds (synthetic_talkers 2.2.0)."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = """Record takes with Epic's Live Link Face app (ARKit mode), copy the take folders
   off the phone into <manual_dir>/<performer>/ and pass --manual_dir (see the builder's docstring)."""
 

@@ -35,32 +35,39 @@ def _fields() -> dict[str, np.ndarray]:
   u = 0.01
   up_in, lo_in = mesh_lib.LIPS_INNER_UPPER, mesh_lib.LIPS_INNER_LOWER
   d_up, d_lo = mesh_lib.geodesic(g, up_in[1:-1]), mesh_lib.geodesic(g, lo_in[1:-1])
-  lower_side = d_lo < d_up
+  # Which lip a vertex goes with, continuously: 0 on the upper lip, 1 on the lower, 1/2 at and beyond the mouth
+  # corners, where the share also fades to 1/2 over 2.6 units: the lips part from the middle, never tearing a corner
+  # triangle over.
+  side = _smoothstep(2.0 * d_up / (d_up + d_lo + 1e-9) - 0.5)
+  corner = mesh_lib.geodesic(g, [up_in[0], up_in[-1]])
+  lower_share = 0.5 + (side - 0.5) * _smoothstep(corner / (2.6 * u))
   corner_y = v[[61, 291], 1].mean()
-  # Jaw: everything below the mouth line on the lower-lip side, smoothly, fading towards the ears.
-  y_based = _smoothstep((corner_y + 0.3 * u - v[:, 1]) / (2.0 * u))
-  near = np.clip(np.minimum(d_up, d_lo) / (1.2 * u), 0, 1)
-  lip_based = lower_side.astype(np.float64)
-  jaw = (1 - near) * lip_based + near * y_based
+  # Jaw: the lower lip's share near the mouth, smoothly handing over to everything below the mouth line further
+  # away, fading towards the ears.
+  y_based = _smoothstep((corner_y + 0.3 * u - v[:, 1]) / (3.0 * u))
+  near = np.clip(np.minimum(d_up, d_lo) / (2.0 * u), 0, 1)
+  jaw = (1 - near) * lower_share + near * y_based
   jaw *= _smoothstep((np.abs(v[mesh_lib.EAR_LEFT, 0]) - np.abs(v[:, 0])) / (2.5 * u))
-  # Lips: 1 over each lip (inside the outer contour), geodesic falloff beyond it.
+  # Lips: each lip's share over the lips (inside the outer contour), geodesic falloff beyond them.
   d_out_up = mesh_lib.geodesic(g, mesh_lib.LIPS_OUTER_UPPER)
   d_out_lo = mesh_lib.geodesic(g, mesh_lib.LIPS_OUTER_LOWER)
   in_lips = np.isin(np.arange(len(v)), m.regions["lips"])
-  upper_lip = np.where(in_lips & ~lower_side, 1.0, _smoothstep(1 - d_out_up / (0.8 * u)) * ~lower_side)
-  lower_lip = np.where(in_lips & lower_side, 1.0, _smoothstep(1 - d_out_lo / (0.8 * u)) * lower_side)
-  f = dict(jaw=jaw, upper_lip=upper_lip, lower_lip=lower_lip, mouth=np.maximum(upper_lip, lower_lip))
-  f["corner_right"] = np.exp(-(mesh_lib.geodesic(g, [61]) / (1.4 * u)) ** 2)
-  f["corner_left"] = np.exp(-(mesh_lib.geodesic(g, [291]) / (1.4 * u)) ** 2)
+  upper_lip = np.maximum(in_lips, _smoothstep(1 - d_out_up / (1.2 * u))) * (1 - lower_share)
+  lower_lip = np.maximum(in_lips, _smoothstep(1 - d_out_lo / (0.8 * u))) * lower_share
+  parting = np.maximum(0.0, 2 * lower_share - 1)          # how far the lower lip parts from the upper: 0 at corners
+  f = dict(jaw=jaw, upper_lip=upper_lip, lower_lip=lower_lip, mouth=np.maximum(upper_lip, lower_lip),
+           lower_parting=np.maximum(in_lips, _smoothstep(1 - d_out_lo / (0.8 * u))) * parting)
+  f["corner_right"] = np.exp(-(mesh_lib.geodesic(g, [61]) / (1.8 * u)) ** 2)
+  f["corner_left"] = np.exp(-(mesh_lib.geodesic(g, [291]) / (1.8 * u)) ** 2)
   f["left"] = 1 / (1 + np.exp(-v[:, 0] / (0.4 * u)))
   f["chin"] = _gauss(v, v[mesh_lib.CHIN], 1.5 * u)
   # Eyelids: upper lid side of each eye, geodesic falloff up towards the brow.
   for side, upper, lower in (("right", mesh_lib.EYE_RIGHT_UPPER, mesh_lib.EYE_RIGHT_LOWER),
                              ("left", mesh_lib.EYE_LEFT_UPPER, mesh_lib.EYE_LEFT_LOWER)):
     du, dl = mesh_lib.geodesic(g, upper[1:-1]), mesh_lib.geodesic(g, lower[1:-1])
-    f[f"upper_lid_{side}"] = _smoothstep(1 - du / (0.9 * u)) * (du < dl)
+    f[f"lid_{side}"] = _smoothstep(1 - du / (0.9 * u)) * (du < dl)
+    f[f"upper_lid_{side}"] = f[f"lid_{side}"] * _smoothstep(mesh_lib.geodesic(g, [upper[0], upper[-1]]) / (0.4 * u))
     f[f"lower_lid_{side}"] = _smoothstep(1 - dl / (0.7 * u)) * (dl < du)
-    f[f"lid_d_{side}"] = np.stack([mesh_lib.geodesic(g, [c]) for c in upper[1:-1]])   # [7, V]
   brow_r, brow_l = v[list(mesh_lib.BROW_RIGHT)], v[list(mesh_lib.BROW_LEFT)]
   f["brow_inner"] = np.maximum(_gauss(v, v[107], 1.3 * u), _gauss(v, v[336], 1.3 * u))
   f["brow_outer_right"] = _gauss(v, brow_r[[0, 1, 5]].mean(0), 1.4 * u)
@@ -107,11 +114,10 @@ def identity_template(params: dict[str, float]) -> np.ndarray:
 def blendshape_basis(template: np.ndarray) -> np.ndarray:
   """[52, V, 3] displacement fields in ARKit (EmoTalk) order, built on `template` [V, 3]."""
   v = template.astype(np.float64)
-  f = _fields()
   u = 0.01 * (v[mesh_lib.EAR_LEFT, 0] - v[mesh_lib.EAR_RIGHT, 0]) / _CANON_WIDTH
   B = np.zeros((arkit.NUM, len(v), 3))
-  _mouth_shapes(B, v, f, u)
-  _eye_and_brow_shapes(B, v, f, u)
+  _mouth_shapes(B, v, _fields(), u)
+  _eye_and_brow_shapes(B, v, _fields(), u)
   return B.astype(np.float32)
 
 
@@ -131,7 +137,7 @@ def _mouth_shapes(B, v, f, u) -> None:
   jaw_open = (rot - r) * f["jaw"][:, None]
   B[arkit.INDEX["jawOpen"]] = jaw_open
   # mouthClose: the lower lip returns to the upper lip's position while the jaw stays open.
-  B[arkit.INDEX["mouthClose"]] = -jaw_open * np.where(f["jaw"] > 0, f["lower_lip"], 0.0)[:, None]
+  B[arkit.INDEX["mouthClose"]] = -(rot - r) * f["lower_parting"][:, None]
   put("jawForward", f["jaw"], [0, 0, 0.8 * u])
   put("jawLeft", f["jaw"], [0.7 * u, 0, 0])
   put("jawRight", f["jaw"], [-0.7 * u, 0, 0])
@@ -164,13 +170,17 @@ def _mouth_shapes(B, v, f, u) -> None:
 def _eye_and_brow_shapes(B, v, f, u) -> None:
   """The lids, gaze, brows, cheeks and nose of B [52, V, 3]."""
   put = functools.partial(_put, B)
-  # Eyes: each upper-lid contour vertex moves to its lower-lid partner; the field interpolates in between.
+  # Eyes: the lids meet on the line between the eye's corners; each lid follows its contour's way to that line at
+  # its own x (a shear along the eye, zero at the corners, which turns no triangle over).
   for side, sx, upper, lower in (("Right", -1, mesh_lib.EYE_RIGHT_UPPER, mesh_lib.EYE_RIGHT_LOWER),
                                  ("Left", 1, mesh_lib.EYE_LEFT_UPPER, mesh_lib.EYE_LEFT_LOWER)):
     s = side.lower()
-    delta = 0.95 * (v[list(lower[1:-1])] - v[list(upper[1:-1])])          # [7, 3]
-    w = 1.0 / (f[f"lid_d_{s}"] + 1e-4) ** 2                                # [7, V]
-    blink = f[f"upper_lid_{s}"][:, None] * (w.T @ delta) / w.sum(0)[:, None]
+    up, lo = v[list(upper)], v[list(lower)]                                # [9, 3] each, corners shared
+    t = (up[:, 0] - up[0, 0]) / (up[-1, 0] - up[0, 0])
+    meet = np.stack([up[:, 0], up[0, 1] + t * (up[-1, 1] - up[0, 1]), (up[:, 2] + lo[:, 2]) / 2], -1)
+    order = np.argsort(up[:, 0])
+    along = lambda d: np.stack([np.interp(v[:, 0], up[order, 0], d[order, c]) for c in range(3)], -1)  # [V, 3]
+    blink = f[f"lid_{s}"][:, None] * along(meet - up) + f[f"lower_lid_{s}"][:, None] * along(meet - lo)
     B[arkit.INDEX[f"eyeBlink{side}"]] = blink
     B[arkit.INDEX[f"eyeWide{side}"]] = -0.35 * blink
     B[arkit.INDEX[f"eyeSquint{side}"]] = 0.2 * blink

@@ -54,12 +54,15 @@ class SyntheticTalkersConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic talking faces: 16 kHz speech, 30 fps ARKit weights (or vertex offsets), speaker and emotion."""
 
-  VERSION = tfds.core.Version("2.1.0")
+  VERSION = tfds.core.Version("2.2.0")
   RELEASE_NOTES = {"1.0.0": "First release.",
                    "2.0.0": "Several speech engines (espeak-ng, Piper, Kokoro), a nonverbal layer, K alternative "
                             "motions per test clip, phone segments, the test_unseen_voice split.",
                    "2.1.0": "The test_unseen_language split (espeak-ng speakers of five other languages); the other "
-                            "splits are unchanged."}
+                            "splits are unchanged.",
+                   "2.2.0": "A face rig that never folds: the jaw and lip shapes hand over smoothly at the mouth "
+                            "corners, the lids meet on the line between the eye's corners, the inner eye corners are "
+                            "re-triangulated. The same motions; every vertex position (and so every metric) changes."}
   BUILDER_CONFIGS = [
       SyntheticTalkersConfig(name="default", description="32 speakers of three engines and six languages, 5 emotions."),
       SyntheticTalkersConfig(
