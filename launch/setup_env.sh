@@ -27,3 +27,20 @@ if [ "$HAVE" != "$WANT" ] && { [ -n "$EXTRAS" ] || [ "${HAVE%% *}" != "$HASH" ];
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
+
+# Debian packages the project needs beyond pip (installed with apt-get where we run as root, as CI does):
+# usage: debian_packages PKG...
+debian_packages() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "[setup] apt-get install ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+      > .venv/apt-install.log 2>&1 || { tail -n 20 .venv/apt-install.log >&2; echo "[setup] apt-get failed" >&2; return 1; }
+  else
+    echo "[setup] please install the Debian packages ${missing[*]} (not root, or no apt-get here)" >&2
+  fi
+}
+# The renderer (VTK's wheel) draws offscreen through Mesa's EGL.
+if command -v dpkg > /dev/null; then debian_packages libegl1 libegl-mesa0; fi

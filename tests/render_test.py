@@ -8,6 +8,7 @@ import pytest
 from dt_jax.face import arkit
 from dt_jax.render import clips
 from dt_jax.render import image
+from dt_jax.render import scene
 from dt_jax.render import video
 
 
@@ -27,6 +28,34 @@ def test_frames_show_the_face_and_its_motion(face):
   diff = np.any(neutral != opened, axis=-1)
   rows = np.flatnonzero(diff.any(1))
   assert rows.min() > 96 // 2                                      # an open jaw changes only the lower face
+
+
+def _mouth_dark(img):
+  r, g, b = (img[..., k].astype(int) for k in range(3))
+  return np.sum((r < 140) & (r > g + 25) & (b < 90))          # the cavity's dark red
+
+
+def test_the_mouth_opens_onto_a_cavity_and_the_eyes_look(face):
+  rig, render = face
+  t, b = rig.templates[0], rig.basis[0]
+  assert _mouth_dark(render(t)) == 0                               # lips closed at rest: nothing inside shows
+  assert _mouth_dark(render(t + b[arkit.INDEX["jawOpen"]])) > 15
+  ahead = render(t)
+  w = np.zeros((1, 52))
+  w[0, arkit.INDEX["eyeLookOutLeft"]] = w[0, arkit.INDEX["eyeLookInRight"]] = 1.0
+  look = render(t, gaze=scene.gaze(w, 1)[0])
+  rows = np.flatnonzero(np.any(ahead != look, axis=-1).any(1))
+  assert len(rows) and rows.max() < 96 // 2                        # only the eyes change, in the upper half
+
+
+def test_gaze_from_weights():
+  w = np.zeros((2, 52))
+  w[0, arkit.INDEX["eyeLookOutLeft"]] = w[0, arkit.INDEX["eyeLookInRight"]] = 1.0    # both look to their left
+  w[1, arkit.INDEX["eyeLookUpLeft"]] = w[1, arkit.INDEX["eyeLookUpRight"]] = 1.0
+  d = scene.gaze(w, 2)
+  assert np.allclose(np.linalg.norm(d, axis=-1), 1.0)
+  assert (d[0, :, 0] > 0.3).all() and (d[1, :, 1] > 0.3).all() and np.allclose(d[1, :, 0], 0.0)
+  assert np.allclose(scene.gaze(None, 3)[..., 2], 1.0)            # no weights (vertex data): straight ahead
 
 
 def test_side_by_side_and_sheet():

@@ -108,7 +108,7 @@ def write(ds, motion: np.ndarray, audio: np.ndarray, *, out_dir: str, stem: str,
     written["obj"] = folder
   if formats.render and has_mesh:        # each frame goes to the encoder as it is drawn: memory flat in length
     frames = image.render_frames(verts, rig.faces, size=size, title=title, reference=rig.templates[
-        rig.speaker_index(speaker)], progress=True)
+        rig.speaker_index(speaker)], weights=motion, progress=True)
     written["video"] = video.write_video(frames, base + ".mp4", audio=audio[:timebase.samples_for(len(motion))])
   rig_written, notes = _rig_files(ds, motion, verts, audio, base=base, speaker=speaker, formats=formats)
   written.update(rig_written)

@@ -42,7 +42,7 @@ def render_ground_truth(ds, *, split: str, num_clips: int, out_dir: str, size: i
     verts = ds.rig.vertices(ex["motion"], spk)
     title = f"{ds.speakers[spk]} {ds.emotions[int(ex['emotion'])]}"
     frames = image.render_sequence(verts, ds.rig.faces, size=size, title=title,
-                                   reference=ds.rig.templates[spk])
+                                   reference=ds.rig.templates[spk], weights=ex["motion"])
     rows.append(frames)
     written.append(video.write_video(frames, os.path.join(out_dir, f"gt_{split}_{k}.mp4"), audio=ex["audio"]))
     if write_wavs:
@@ -65,7 +65,7 @@ def render_comparison(ds, *, split: str, index: int, motions: dict[str, np.ndarr
   for name, motion in tqdm.tqdm({"ground truth": ex["motion"], **motions}.items(), desc="render", unit="clip"):
     verts = ds.rig.vertices(np.asarray(motion)[: len(ex["motion"])], spk)
     columns.append(image.render_sequence(verts, ds.rig.faces, size=size, title=f"{name}: {label}",
-                                         reference=ds.rig.templates[spk]))
+                                         reference=ds.rig.templates[spk], weights=motion))
   stem = os.path.join(out_dir, f"compare_{split}_{index}")
   return [video.write_video(image.side_by_side(*columns), stem + ".mp4", audio=ex["audio"]),
           video.write_png(image.contact_sheet(columns), stem + "_sheet.png")]
