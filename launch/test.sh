@@ -8,5 +8,7 @@ if command -v npm > /dev/null && [ ! -d .venv/npm/node_modules/gltf-validator ];
   npm install --silent --prefix .venv/npm gltf-validator@2.0.0-dev.3.10 > /dev/null 2>&1 \
     || echo "[setup] npm could not install gltf-validator; the .glb test checks with Python alone" >&2
 fi
+# Debian's Chromium, which the browser player's tests drive headless (through Playwright, from PyPI).
+debian_packages chromium
 # Two workers match CI's two cores; they share one build of the tiny corpus and one tiny student.
 exec python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

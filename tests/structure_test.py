@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "dt_jax"
 # Floors, lowest first: a module may import its own floor and those below it.
 FLOORS = {"timebase": 0, "safe_pickle": 0, "face": 1, "data": 1, "diffusion": 1, "models": 1, "render": 1,
-          "train": 2, "runs": 3, "distill": 4, "eval": 4, "bench": 5, "inference": 5, "export": 5}
+          "train": 2, "runs": 3, "distill": 4, "eval": 4, "bench": 5, "inference": 5, "export": 5, "viewer": 6}
 
 
 # What sits above dt_jax may use its floors up to this one (the time base, the face, the data contract, models).

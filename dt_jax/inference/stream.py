@@ -40,6 +40,10 @@ class StreamingAnimator:
     self.fixed = {k: np.asarray(v, np.float32)[None] for k, v in (embeddings or {}).items()}
     self._aux = sampling.run_encode_fn(run)
     self._sample = sampling.run_sample_fn(run, num_steps=num_steps)
+    self.reset()
+
+  def reset(self) -> None:
+    """Forgets the stream so far (a new one starts at frame 0); the compiled functions stay."""
     self.audio = np.zeros(0, np.float32)
     self.emitted = 0                          # frames returned so far
     self._seen = 0                            # frames whose audio some window's embeddings have covered
