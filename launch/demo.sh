@@ -7,7 +7,7 @@
 # test_unseen_language, against the true distribution, articulation, speed from interleaved timings with the
 # teacher's Whisper included, size, streaming), render ground truth beside teacher-16 and student-2, export the
 # student (jax_export and ONNX, each checked against JAX), animate a wav of a voice no model heard with it (MP4,
-# .glb, Live Link CSV, JSON), and write $OUT/report.md.
+# .glb, Live Link CSV, JSON), write $OUT/report.md and print the launch/view.py commands that play it in a browser.
 # Every stage that already finished is skipped when the demo runs again (training resumes where it stopped).
 #   bash launch/demo.sh            (DATA_DIR, OUT, SCALE and SAMPLES may be overridden from the environment)
 set -euo pipefail
@@ -76,3 +76,5 @@ echo "== [9/9] report"
 } >> "$OUT/report.md"
 cat "$OUT/table.md"
 echo "report: $OUT/report.md (plots: $OUT/quality_vs_speed.png, $OUT/metrics_vs_steps.png; renders: $OUT/render)"
+GLB="$(ls "$OUT"/animate/*.glb 2> /dev/null | head -n 1)"
+echo "watch it in a browser: python launch/view.py $GLB    (live: python launch/view.py --live --checkpoint=$OUT/student --audio=${GLB%.glb}.wav)"
