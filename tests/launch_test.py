@@ -1,6 +1,7 @@
 """The launchers as a user runs them, and the vertex-offset config of the corpus."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -54,8 +55,9 @@ def test_build_data_works_without_tensorflow(vertices_dir):
 
 def test_render_data(tiny_data_dir, tmp_path):
   proc = _run(["launch/render_data.py", "--dataset=synthetic_talkers/tiny", f"--data_dir={tiny_data_dir}",
-               "--split=test", "--num_clips=2", f"--out={tmp_path}", "--write_wavs"])
+               "--split=test", "--num_clips=2", f"--out={tmp_path}", "--write_wavs", "--size=128"])
   assert proc.returncode == 0, proc.stderr[-3000:]
+  assert re.search(r"\d+ frames of 128 x 128 px drawn and encoded in [\d.]+ s: \d+ frames/s", proc.stdout)
   assert sorted(os.listdir(tmp_path)) == ["gt_test_0.mp4", "gt_test_0.wav", "gt_test_1.mp4", "gt_test_1.wav",
                                           "gt_test_sheet.png"]
   wav, rate = soundfile.read(os.path.join(tmp_path, "gt_test_0.wav"), dtype="float32")

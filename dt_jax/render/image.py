@@ -1,9 +1,8 @@
 """Smooth-shaded images of a face mesh from a fixed camera (orthographic, slight yaw), drawn offscreen with VTK.
 
 Per-vertex normals (Phong shading), a dark mouth cavity with teeth and eyeballs that follow the eyeLook* weights on
-MediaPipe-topology faces (`scene`), FXAA anti-aliasing. VTK's PyPI wheel draws through the system's OpenGL: EGL
-(Mesa's libEGL, software rendering on a CPU) with no display, OSMesa where that is all there is. One `Renderer`
-keeps its window across frames.
+MediaPipe-topology faces (`scene`), 8x multisampling. VTK's PyPI wheel draws through the system's OpenGL: with no
+display through EGL (Mesa's libEGL renders in software on a CPU). One `Renderer` keeps its window across frames.
 """
 from __future__ import annotations
 
@@ -11,7 +10,22 @@ import os
 
 import numpy as np
 import tqdm
+from vtkmodules import vtkRenderingFreeType  # pylint: disable=unused-import  # text
+from vtkmodules import vtkRenderingOpenGL2  # pylint: disable=unused-import  # the OpenGL backend
+from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkFiltersSources import vtkSphereSource
+from vtkmodules.vtkRenderingCore import vtkActor
+from vtkmodules.vtkRenderingCore import vtkLight
+from vtkmodules.vtkRenderingCore import vtkPolyDataMapper
+from vtkmodules.vtkRenderingCore import vtkRenderer
+from vtkmodules.vtkRenderingCore import vtkRenderWindow
+from vtkmodules.vtkRenderingCore import vtkTextActor
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 
+from dt_jax.face import mesh
 from dt_jax.render import scene
 
 _SKIN = (0.93, 0.76, 0.64)
@@ -32,7 +46,6 @@ def _rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
   """[V, 3] unit normals: the area-weighted mean of the adjoining triangles' normals."""
-  from dt_jax.face import mesh  # pylint: disable=g-import-not-at-top
   fn = mesh.triangle_normals(vertices, faces)                                   # [F, 3], length = 2 x area
   n = np.zeros_like(vertices, dtype=np.float64)
   for k in range(3):
@@ -44,11 +57,6 @@ class _Part:
   """One mesh actor whose points (and normals) are replaced every frame."""
 
   def __init__(self, renderer, faces: np.ndarray, color, *, specular: float = 0.1, smooth: bool = True):
-    from vtkmodules.util import numpy_support  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkCommonCore import vtkPoints  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper  # pylint: disable=g-import-not-at-top
-    self._np = numpy_support
     self.faces, self.smooth = np.asarray(faces, np.int64), smooth
     self.poly, self.points = vtkPolyData(), vtkPoints()
     cells = vtkCellArray()
@@ -65,15 +73,18 @@ class _Part:
     prop.SetColor(*color)
     prop.SetSpecular(specular)
     prop.SetSpecularPower(20)
-    prop.SetInterpolationToPhong() if smooth else prop.SetInterpolationToFlat()
+    if smooth:
+      prop.SetInterpolationToPhong()
+    else:
+      prop.SetInterpolationToFlat()
     prop.BackfaceCullingOff()
     renderer.AddActor(self.actor)
 
   def set(self, points: np.ndarray) -> None:
     points = np.ascontiguousarray(points, np.float64)
-    self.points.SetData(self._np.numpy_to_vtk(points, deep=True))
+    self.points.SetData(numpy_support.numpy_to_vtk(points, deep=True))
     if self.smooth:
-      self.poly.GetPointData().SetNormals(self._np.numpy_to_vtk(vertex_normals(points, self.faces), deep=True))
+      self.poly.GetPointData().SetNormals(numpy_support.numpy_to_vtk(vertex_normals(points, self.faces), deep=True))
     self.poly.Modified()
 
 
@@ -84,11 +95,6 @@ class Renderer:
                pitch: float = 5.0, title: str | None = None):
     if not os.environ.get("DISPLAY"):
       os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")   # no X server: skip its probe
-    import vtkmodules.vtkRenderingOpenGL2  # pylint: disable=g-import-not-at-top,unused-import  # the OpenGL backend
-    import vtkmodules.vtkRenderingFreeType  # pylint: disable=g-import-not-at-top,unused-import  # text
-    from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkTextActor  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkRenderingCore import vtkLight  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # pylint: disable=g-import-not-at-top
     self.size, self.faces = size, np.asarray(faces)
     self.reference = np.asarray(reference, np.float64)
     self.rot = _rotation(yaw, pitch)
@@ -114,9 +120,12 @@ class Renderer:
     self.extras = scene.is_mediapipe(len(self.reference))
     if self.extras:
       self._add_extras()
-    cam = self.ren.GetActiveCamera()
+    cam = self.ren.GetActiveCamera()                # looks down -z at the centred, turned face
     cam.ParallelProjectionOn()
     cam.SetParallelScale(self.half)
+    cam.SetFocalPoint(0.0, 0.0, 0.0)
+    cam.SetPosition(0.0, 0.0, 1.0)
+    cam.SetViewUp(0.0, 1.0, 0.0)
     self.text = vtkTextActor()
     self.text.GetTextProperty().SetColor(0.0, 0.0, 0.0)
     self.text.GetTextProperty().SetFontSize(max(8, round(11 * size / 256)))
@@ -129,11 +138,9 @@ class Renderer:
     self.window.Render()
     if not self.window.SupportsOpenGL():
       raise RenderError("VTK could not make an offscreen OpenGL context: install Mesa's EGL (Debian: apt-get "
-                        "install libegl1 libegl-mesa0) or OSMesa (libosmesa6), or run with a DISPLAY")
+                        "install libegl1 libegl-mesa0), or run with a DISPLAY")
 
   def _add_extras(self) -> None:
-    from vtkmodules.vtkFiltersSources import vtkSphereSource  # pylint: disable=g-import-not-at-top
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper  # pylint: disable=g-import-not-at-top
     self.cavity = _Part(self.ren, scene.cavity(self.reference)[1], _PARTS["cavity"], specular=0.0, smooth=False)
     self.teeth = _Part(self.ren, scene.teeth(self.reference, self.reference)[1], _PARTS["teeth"], smooth=False)
     self.balls = []
@@ -169,17 +176,12 @@ class Renderer:
     self.skin.set((v @ self.rot.T) - self.centre)
     if self.extras:
       self._place_extras(v, scene.gaze(None, 1)[0] if gaze is None else gaze)
-    cam = self.ren.GetActiveCamera()
-    cam.SetFocalPoint(0.0, 0.0, 0.0)
-    cam.SetPosition(0.0, 0.0, 1.0)
-    cam.SetViewUp(0.0, 1.0, 0.0)
-    cam.SetClippingRange(0.5, 1.5)
+    self.ren.GetActiveCamera().SetClippingRange(0.5, 1.5)
     if title is not None:
       self.text.SetInput(title)
     self.window.Render()
     self._grab.Modified()
     self._grab.Update()
-    from vtkmodules.util import numpy_support  # pylint: disable=g-import-not-at-top
     img = numpy_support.vtk_to_numpy(self._grab.GetOutput().GetPointData().GetScalars())
     return img.reshape(self.size, self.size, 3)[::-1].copy()
 
