@@ -78,12 +78,12 @@ def _open(browser, url):
   return page
 
 
-def _dark_pixels(page, centre) -> int:
-  """Pixels of the mouth cavity's dark red within the mouth's neighbourhood of a screenshot."""
+def _dark_pixels(page) -> int:
+  """Pixels of the mouth cavity's dark red around the mouth's centre in a screenshot."""
   import io  # pylint: disable=g-import-not-at-top
   import PIL.Image  # pylint: disable=g-import-not-at-top
   img = np.asarray(PIL.Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
-  x, y = (int(round(c)) for c in page.evaluate(f"viewer.project({json.dumps(centre)})"))
+  x, y = (int(round(c)) for c in page.evaluate("viewer.project(viewer.mouth())"))
   crop = img[max(0, y - 30):y + 30, max(0, x - 40):x + 40]
   r, g, b = crop[..., 0], crop[..., 1], crop[..., 2]
   return int(np.sum((r < 110) & (r > g + 15) & (b < 60)))
@@ -105,7 +105,7 @@ def test_the_player_shows_the_clip_frame_by_frame_and_plays(clip, browser):
       assert state["frame"] == t
       got = np.array([state["weights"][n] for n in arkit.NAMES])
       np.testing.assert_allclose(got, clip["motion"][t], atol=1e-5)
-      dark[name] = _dark_pixels(page, config["mouth"]["centre"])
+      dark[name] = _dark_pixels(page)
     assert clip["gap_mm"][0] > 3.0 and clip["gap_mm"][1] < 1.0, clip["gap_mm"]
     assert dark["vowel"] > 40 and dark["closed"] < dark["vowel"] / 4, dark
     page.click("#play")

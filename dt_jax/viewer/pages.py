@@ -11,6 +11,7 @@ import numpy as np
 from dt_jax import timebase
 from dt_jax.data import audio as audio_lib
 from dt_jax.face import arkit
+from dt_jax.face import mesh
 from dt_jax.face import rig as rig_lib
 from dt_jax.inference import rig_formats
 from dt_jax.inference import stream as stream_lib
@@ -34,8 +35,9 @@ def _face_parts(template: np.ndarray) -> dict:
   """The mouth cavity's and eyeballs' places for the page (MediaPipe-topology faces; none for others)."""
   if not scene.is_mediapipe(len(template)):
     return {"mouth": None, "eyes": []}
-  points, _ = scene.cavity(template)
-  return {"mouth": {"centre": points.mean(0).tolist(), "size": (points.max(0) - points.min(0)).tolist()},
+  width = template[mesh.EAR_LEFT, 0] - template[mesh.EAR_RIGHT, 0]
+  return {"mouth": {"ring": list(scene.MOUTH_RING), "unit": float(scene.unit(width)),
+                    "faces": scene.cavity(template)[1].tolist()},
           "eyes": [{"centre": c.tolist(), "radius": r} for c, r in scene.eyes(template)]}
 
 

@@ -29,14 +29,43 @@ face.material = new THREE.MeshStandardMaterial({ color: 0xe9c0a2, roughness: 0.6
                                                   side: THREE.DoubleSide });
 scene.add(gltf.scene);
 
-const dark = new THREE.MeshBasicMaterial({ color: 0x45100f });
-if (config.mouth) {
-  const [w, h, d] = config.mouth.size;
-  const cavity = new THREE.Mesh(new THREE.SphereGeometry(0.5, 32, 16), dark);
-  cavity.scale.set(0.9 * w, Math.max(h, 0.6 * w), d);
-  cavity.position.set(config.mouth.centre[0], config.mouth.centre[1] - 0.15 * w, config.mouth.centre[2] - 0.3 * d);
-  scene.add(cavity);
-}
+// The cavity: a cup hung off the inner-lip ring (as render/scene.py's), rebuilt from the morphed ring every frame.
+const cavity = config.mouth && (() => {
+  const ring = config.mouth.ring, u = config.mouth.unit, n = ring.length;
+  const base = face.geometry.attributes.position, targets = face.geometry.morphAttributes.position || [];
+  const geometry = new THREE.BufferGeometry();
+  const points = new Float32Array((2 * n + 1) * 3);
+  geometry.setAttribute('position', new THREE.BufferAttribute(points, 3));
+  geometry.setIndex(config.mouth.faces.flat());
+  scene.add(new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ color: 0x45100f, side: THREE.DoubleSide })));
+  const centre = new THREE.Vector3();
+  return {
+    centre,
+    update() {
+      const w = face.morphTargetInfluences;
+      centre.set(0, 0, 0);
+      ring.forEach((v, i) => {
+        for (let c = 0; c < 3; c++) {
+          let x = base.array[3 * v + c];
+          targets.forEach((t, k) => { if (w[k]) x += w[k] * t.array[3 * v + c]; });
+          points[3 * i + c] = x;
+        }
+        centre.add(new THREE.Vector3(points[3 * i], points[3 * i + 1], points[3 * i + 2]));
+      });
+      centre.divideScalar(n);
+      const scale = [0.8, 0.6, 1.0];
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < 3; c++) {
+          const x = points[3 * i + c], m = centre.getComponent(c);
+          points[3 * (n + i) + c] = m + (x - m) * scale[c] - (c === 2 ? u : 0);
+        }
+      }
+      points.set([centre.x, centre.y - 0.2 * u, centre.z - 1.6 * u], 6 * n);
+      geometry.attributes.position.needsUpdate = true;
+      geometry.computeBoundingSphere();
+    },
+  };
+})();
 for (const eye of config.eyes) {
   const ball = new THREE.Mesh(new THREE.SphereGeometry(eye.radius, 32, 24),
                               new THREE.MeshStandardMaterial({ color: 0xf4f4f0, roughness: 0.3 }));
@@ -209,6 +238,7 @@ function frame() {
     $('scrub').value = t;
     $('time').textContent = `${t.toFixed(2)} / ${duration.toFixed(2)} s  frame ${Math.round(t * fps)}`;
   }
+  if (cavity) cavity.update();
   renderer.render(scene, camera);
   requestAnimationFrame(frame);
 }
@@ -218,11 +248,12 @@ requestAnimationFrame(frame);
 window.viewer = {
   ready: true,
   config,
-  seek: (t) => { seek(t); renderer.render(scene, camera); },
+  seek: (t) => { seek(t); if (cavity) cavity.update(); renderer.render(scene, camera); },
   play,
   liveWav: () => liveWav(config.audio),
   state: () => ({ time: now(), frame: Math.round(now() * fps), playing, weights: weights(),
                   live: { connected: live.connected, received: live.received, p50: live.p50 ?? null } }),
+  mouth: () => (cavity ? cavity.centre.toArray() : null),
   // Where a point of the face (metres, the glb's frame) lands on the canvas, in CSS pixels from its top left.
   project: (p) => {
     const v = new THREE.Vector3(...p).project(camera);
