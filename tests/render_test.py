@@ -1,6 +1,7 @@
 """Rendering: shaded frames, side by side, contact sheets, MP4 with audio, GIF fallback."""
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,6 +47,18 @@ def test_the_mouth_opens_onto_a_cavity_and_the_eyes_look(face):
   look = render(t, gaze=scene.gaze(w, 1)[0])
   rows = np.flatnonzero(np.any(ahead != look, axis=-1).any(1))
   assert len(rows) and rows.max() < 96 // 2                        # only the eyes change, in the upper half
+
+
+def test_renders_beside_tensorflow():
+  """TensorFlow's LLVM and Mesa's segfault together in one process; with TensorFlow loaded the renderer draws in a
+  child process. A fresh process imports TensorFlow first, then draws a face and exits cleanly."""
+  code = ("import tensorflow, numpy as np\n"
+          "from dt_jax.face import mesh\nfrom dt_jax.render import image\n"
+          "m = mesh.canonical()\nimg = image.Renderer(m.faces, reference=m.vertices, size=48)(m.vertices)\n"
+          "print(int(np.mean(np.any(img < 250, axis=-1)) * 100))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert 30 < int(out.stdout.split()[-1]) < 95                     # a face drawn, not an empty frame
 
 
 def test_gaze_from_weights():

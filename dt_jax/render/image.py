@@ -6,7 +6,10 @@ display through EGL (Mesa's libEGL renders in software on a CPU). One `Renderer`
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+import weakref
 
 import numpy as np
 import tqdm
@@ -89,10 +92,17 @@ class _Part:
 
 
 class Renderer:
-  """Renders [V, 3] vertices of one topology to uint8 [size, size, 3] images."""
+  """Renders [V, 3] vertices of one topology to uint8 [size, size, 3] images.
+
+  In a process that has imported TensorFlow it draws in a child process instead (`_Child`): TensorFlow's own LLVM
+  and Mesa's crash together in one process (a segfault at the first draw, or at exit)."""
 
   def __init__(self, faces: np.ndarray, *, reference: np.ndarray, size: int = 256, yaw: float = 15.0,
                pitch: float = 5.0, title: str | None = None):
+    self._child = None
+    if "tensorflow" in sys.modules:
+      self._child = _Child(dict(faces=faces, reference=reference, size=size, yaw=yaw, pitch=pitch, title=title))
+      return
     if not os.environ.get("DISPLAY"):
       os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")   # no X server: skip its probe
     self.size, self.faces = size, np.asarray(faces)
@@ -172,6 +182,8 @@ class Renderer:
 
   def __call__(self, vertices: np.ndarray, title: str | None = None, *, gaze: np.ndarray | None = None) -> np.ndarray:
     """uint8 [size, size, 3] of vertices [V, 3]; `gaze` [2, 3] the right and left eye's view directions."""
+    if self._child is not None:
+      return self._child(vertices, title, gaze)
     v = np.asarray(vertices, np.float64)
     self.skin.set((v @ self.rot.T) - self.centre)
     if self.extras:
@@ -184,6 +196,52 @@ class Renderer:
     self._grab.Update()
     img = numpy_support.vtk_to_numpy(self._grab.GetOutput().GetPointData().GetScalars())
     return img.reshape(self.size, self.size, 3)[::-1].copy()
+
+
+class _Child:
+  """A Renderer in a spawned process (which imports no TensorFlow), frames back through a pipe."""
+
+  def __init__(self, kwargs: dict):
+    ctx = multiprocessing.get_context("spawn")
+    self._conn, child = ctx.Pipe()
+    self._proc = ctx.Process(target=_serve, args=(child, kwargs), daemon=True, name="renderer")
+    self._proc.start()
+    child.close()
+    weakref.finalize(self, _Child._stop, self._conn, self._proc)
+
+  def __call__(self, vertices, title, gaze) -> np.ndarray:
+    self._conn.send((np.asarray(vertices, np.float64), title, None if gaze is None else np.asarray(gaze)))
+    try:
+      out = self._conn.recv()
+    except EOFError as e:
+      raise RenderError(f"the rendering process ended (exit code {self._proc.exitcode})") from e
+    if isinstance(out, BaseException):
+      raise out
+    return out
+
+  @staticmethod
+  def _stop(conn, proc) -> None:
+    try:
+      conn.send(None)
+    except (OSError, ValueError):
+      pass
+    proc.join(timeout=10)
+    if proc.is_alive():
+      proc.kill()
+
+
+def _serve(conn, kwargs: dict) -> None:
+  """The child's loop: (vertices, title, gaze) in, an image (or the exception) out, until None."""
+  try:
+    renderer = Renderer(**kwargs)
+  except Exception as e:  # pylint: disable=broad-except  # handed to the parent, which raises it
+    conn.send(e)
+    return
+  while (job := conn.recv()) is not None:
+    try:
+      conn.send(renderer(job[0], job[1], gaze=job[2]))
+    except Exception as e:  # pylint: disable=broad-except
+      conn.send(e)
 
 
 def render_frames(vertices: np.ndarray, faces: np.ndarray, *, size: int = 256, title: str = "",
