@@ -38,7 +38,7 @@ _GLTF, _CSV, _JSON = common_flags.rig_outputs()
 _WINDOW = flags.DEFINE_float("window_seconds", 10.0, "Window length for long audio.")
 _OVERLAP = flags.DEFINE_float("overlap_seconds", 1.0, "Crossfaded overlap between windows.")
 _DATA_DIR = common_flags.data_dir()
-_SIZE = flags.DEFINE_integer("size", 256, "Rendered frame size in pixels.")
+_SIZE = common_flags.frame_size()
 flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 

@@ -27,6 +27,10 @@ def noise_seed() -> flags.FlagHolder:
   return flags.DEFINE_integer("seed", 0, "Noise seed.")
 
 
+def frame_size() -> flags.FlagHolder:
+  return flags.DEFINE_integer("size", 256, "Rendered frame width and height in pixels.", lower_bound=16)
+
+
 def rig_outputs() -> tuple[flags.FlagHolder, flags.FlagHolder, flags.FlagHolder]:
   """--gltf, --livelink_csv, --json: the rig files written beside the animation (dt_jax.inference.outputs)."""
   return (flags.DEFINE_bool("gltf", False, "Also write a binary glTF (.glb) with ARKit morph targets and the "

@@ -18,7 +18,7 @@ _SPLIT = flags.DEFINE_string("split", "test", "Split to draw clips from.")
 _NUM = flags.DEFINE_integer("num_clips", 4, "How many clips (one per emotion of a sentence, then more).")
 _OUT = common_flags.out("runs/demo")
 _WAVS = flags.DEFINE_bool("write_wavs", False, "Also write each clip's audio as a 16 kHz wav.")
-_SIZE = flags.DEFINE_integer("size", 256, "Frame width and height in pixels.", lower_bound=16)
+_SIZE = common_flags.frame_size()
 flags.adopt_module_key_flags(common_flags)   # the shared flags show in --help
 
 
