@@ -31,6 +31,7 @@ NOSE_TIP, CHIN, EAR_RIGHT, EAR_LEFT, FOREHEAD_TOP = 1, 152, 234, 454, 10
 # whenever the upper lid closes; the flipped pair spans the corner from above instead.
 CANTHUS_FLIPS = ((243, 173), (398, 463))
 LIP_PAIR = (13, 14)          # the inner-lip midpoints (upper, lower): the lip opening is their distance
+CANONICAL_WIDTH = 0.153      # metres between the ears (EAR_RIGHT, EAR_LEFT) of the canonical mesh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +86,11 @@ def edge_graph(vertices: np.ndarray, faces: np.ndarray) -> scipy.sparse.csr_matr
 def geodesic(graph: scipy.sparse.csr_matrix, sources) -> np.ndarray:
   """[V] shortest path distance along mesh edges to the nearest of `sources`."""
   return scipy.sparse.csgraph.dijkstra(graph, indices=list(sources), min_only=True)
+
+
+def unit(vertices: np.ndarray) -> float:
+  """The face's length unit: 1 cm on the canonical face, scaled with this face's width between the ears."""
+  return 0.01 * (vertices[EAR_LEFT, 0] - vertices[EAR_RIGHT, 0]) / CANONICAL_WIDTH
 
 
 def triangle_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -19,14 +19,10 @@ def is_mediapipe(num_vertices: int) -> bool:
   return num_vertices == mesh_lib.canonical().num_vertices
 
 
-def unit(face_width: float) -> float:
-  return 0.01 * face_width / 0.153                   # 1 cm on the canonical face, scaled with this face's width
-
-
 def cavity(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """(points [41, 3], triangles [60, 3]): a cup behind the inner lips, 1.6 units deep, its rim on the lips (the
   browser player builds the same cup from the same ring, dt_jax/viewer/static/player.js)."""
-  u = unit(v[mesh_lib.EAR_LEFT, 0] - v[mesh_lib.EAR_RIGHT, 0])
+  u = mesh_lib.unit(v)
   ring = v[list(MOUTH_RING)]                                                    # [20, 3]
   centre = ring.mean(0)
   back = centre + (ring - centre) * [0.8, 0.6, 1.0] + [0.0, 0.0, -1.0 * u]      # [20, 3] a narrower ring behind
@@ -43,7 +39,7 @@ def cavity(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def teeth(v: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """(points, triangles): an upper row fixed to the head (placed from the neutral face) and a lower row that
   follows the lower lip's middle, each a curved strip half a unit behind the inner lips."""
-  u = unit(neutral[mesh_lib.EAR_LEFT, 0] - neutral[mesh_lib.EAR_RIGHT, 0])
+  u = mesh_lib.unit(neutral)
   follow = v[mesh_lib.LIP_PAIR[1]] - neutral[mesh_lib.LIP_PAIR[1]]
   pts, tris = [], []
   for contour, top, bottom, shift in ((mesh_lib.LIPS_INNER_UPPER[2:-2], 0.8, -0.15, 0.0),

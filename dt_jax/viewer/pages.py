@@ -35,8 +35,7 @@ def _face_parts(template: np.ndarray) -> dict:
   """The mouth cavity's and eyeballs' places for the page (MediaPipe-topology faces; none for others)."""
   if not scene.is_mediapipe(len(template)):
     return {"mouth": None, "eyes": []}
-  width = template[mesh.EAR_LEFT, 0] - template[mesh.EAR_RIGHT, 0]
-  return {"mouth": {"ring": list(scene.MOUTH_RING), "unit": float(scene.unit(width)),
+  return {"mouth": {"ring": list(scene.MOUTH_RING), "unit": float(mesh.unit(template)),
                     "faces": scene.cavity(template)[1].tolist()},
           "eyes": [{"centre": c.tolist(), "radius": r} for c, r in scene.eyes(template)]}
 
@@ -85,12 +84,16 @@ def clip_page(clip: str, *, audio: str | None = None, rig: rig_lib.Rig | None = 
     raise PageError(f"{clip}: expected a .glb or a frames .json written by launch/animate.py")
   if audio is None and os.path.isfile(stem + ".wav"):
     audio = stem + ".wav"
+  return _page(glb, template, audio=audio, mode="clip", title=os.path.basename(clip), frames=frames)
+
+
+def _page(glb: bytes, template: np.ndarray, *, audio: str | None, streamer=None, **config) -> server.Page:
+  """The page for a face (`glb`, neutral vertices `template`) with the wav `audio`; `config` adds to its settings."""
   wav, seconds = _audio(audio)
   files = {"/clip.glb": glb, **({"/clip.wav": wav} if wav else {})}
-  config = {"mode": "clip", "title": os.path.basename(clip), "fps": timebase.FPS, "frames": frames,
-            "glb": "/clip.glb", "audio": "/clip.wav" if wav else None, "audio_seconds": seconds,
-            **_face_parts(template)}
-  return server.Page(config=config, files=files)
+  config = {"fps": timebase.FPS, "glb": "/clip.glb", "audio": "/clip.wav" if wav else None, "audio_seconds": seconds,
+            **_face_parts(template), **config}
+  return server.Page(config=config, files=files, streamer=streamer)
 
 
 def _glb_face(path: str, glb: bytes) -> tuple[np.ndarray, int]:
@@ -122,10 +125,5 @@ def live_page(rig: rig_lib.Rig, streamer: stream_lib.StreamingAnimator, *, audio
   if rig.basis is None:
     raise PageError("live mode drives a blendshape face; this run's dataset stores vertex offsets")
   glb = _glb_bytes(rig.templates[0], rig.faces, rig.basis[0], np.zeros((1, arkit.NUM), np.float32))
-  wav, seconds = _audio(audio)
-  files = {"/clip.glb": glb, **({"/clip.wav": wav} if wav else {})}
-  config = {"mode": "live", "title": title, "fps": timebase.FPS, "frames": 1, "glb": "/clip.glb",
-            "audio": "/clip.wav" if wav else None, "audio_seconds": seconds, "live": "/live",
-            "sample_rate": timebase.SAMPLE_RATE, "lookahead_ms": lookahead_ms, "names": list(arkit.NAMES),
-            **_face_parts(rig.templates[0])}
-  return server.Page(config=config, files=files, streamer=streamer)
+  return _page(glb, rig.templates[0], audio=audio, streamer=streamer, mode="live", title=title, frames=1,
+               live="/live", sample_rate=timebase.SAMPLE_RATE, lookahead_ms=lookahead_ms, names=list(arkit.NAMES))

@@ -14,7 +14,6 @@ import numpy as np
 from dt_jax.face import arkit
 from dt_jax.face import mesh as mesh_lib
 
-_CANON_WIDTH = 0.153          # metres between the ears of the canonical mesh
 _JAW_DEGREES = 22.0
 
 
@@ -53,10 +52,11 @@ def _fields() -> dict[str, np.ndarray]:
   d_out_lo = mesh_lib.geodesic(g, mesh_lib.LIPS_OUTER_LOWER)
   in_lips = np.isin(np.arange(len(v)), m.regions["lips"])
   upper_lip = np.maximum(in_lips, _smoothstep(1 - d_out_up / (1.2 * u))) * (1 - lower_share)
-  lower_lip = np.maximum(in_lips, _smoothstep(1 - d_out_lo / (0.8 * u))) * lower_share
+  lower_cover = np.maximum(in_lips, _smoothstep(1 - d_out_lo / (0.8 * u)))           # the lower lip and beyond it
+  lower_lip = lower_cover * lower_share
   parting = np.maximum(0.0, 2 * lower_share - 1)          # how far the lower lip parts from the upper: 0 at corners
   f = dict(jaw=jaw, upper_lip=upper_lip, lower_lip=lower_lip, mouth=np.maximum(upper_lip, lower_lip),
-           lower_parting=np.maximum(in_lips, _smoothstep(1 - d_out_lo / (0.8 * u))) * parting)
+           lower_parting=lower_cover * parting)
   f["corner_right"] = np.exp(-(mesh_lib.geodesic(g, [61]) / (1.8 * u)) ** 2)
   f["corner_left"] = np.exp(-(mesh_lib.geodesic(g, [291]) / (1.8 * u)) ** 2)
   f["left"] = 1 / (1 + np.exp(-v[:, 0] / (0.4 * u)))
@@ -114,7 +114,7 @@ def identity_template(params: dict[str, float]) -> np.ndarray:
 def blendshape_basis(template: np.ndarray) -> np.ndarray:
   """[52, V, 3] displacement fields in ARKit (EmoTalk) order, built on `template` [V, 3]."""
   v = template.astype(np.float64)
-  u = 0.01 * (v[mesh_lib.EAR_LEFT, 0] - v[mesh_lib.EAR_RIGHT, 0]) / _CANON_WIDTH
+  u = mesh_lib.unit(v)
   B = np.zeros((arkit.NUM, len(v), 3))
   _mouth_shapes(B, v, _fields(), u)
   _eye_and_brow_shapes(B, v, _fields(), u)
